@@ -1,0 +1,27 @@
+"""The closed error taxonomy of the pipeline: retry, drop, or reject input/config."""
+
+from __future__ import annotations
+
+
+class MarsadError(Exception):
+    """Base of every error the pipeline raises on purpose; `reason` is the short text users see."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transient(MarsadError):
+    """Worth retrying later: timeouts, connection errors, 429, 5xx, Redis hiccups."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Permanent(MarsadError):
+    """Retrying will not help: 404/410, not a feed, too large, blocked address. Drop and count."""
+
+
+class InvalidInput(MarsadError):
+    """Input or configuration that cannot be used as given (bad query, bad YAML field)."""
