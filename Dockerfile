@@ -1,0 +1,12 @@
+# Small image for beat and workers: one Python layer with Marsad and its dependencies.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY feeds feeds
+COPY workers workers
+COPY config config
+RUN pip install . && useradd --system --home /app marsad && mkdir -p /app/var && chown marsad /app/var
+USER marsad
+ENTRYPOINT ["marsad"]
+CMD ["--help"]

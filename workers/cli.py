@@ -1,0 +1,119 @@
+"""The `marsad` command: run the daemons, check config, classify and explain articles, inspect state."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from feeds.errors import InvalidInput
+
+CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
+
+
+def _settings(config: str | None) -> Any:
+    from workers.settings import load_settings
+
+    if config:
+        os.environ["MARSAD_CONFIG"] = str(Path(config).resolve())
+    try:
+        return load_settings(config)
+    except InvalidInput as exc:
+        for line in exc.reason.splitlines():
+            click.echo(line, err=True)
+        sys.exit(1)
+
+
+def _worker_argv(queues: str, concurrency: int, beat: bool, data_dir: Path, loglevel: str) -> list[str]:
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "-l", loglevel, "--without-gossip",
+            "--without-mingle", "-n", f"marsad-{os.getpid()}@%h"]
+    if beat:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["-B", "--schedule", str(data_dir / "celerybeat-schedule")]
+    return argv
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Marsad (مرصد): monitor Arabic news feeds, classify articles by region and actor, alert on watches."""
+    from workers.logging import setup_logging
+
+    setup_logging(os.environ.get("MARSAD_LOG_LEVEL", "INFO"))
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--workers", "concurrency", default=2, show_default=True, help="Worker processes.")
+@click.option("--loglevel", default="INFO", show_default=True)
+def up(config: str | None, concurrency: int, loglevel: str) -> None:
+    """Run everything on this machine: embedded Redis (unless redis_url is set), a worker on all queues, beat.
+
+    Ctrl-C stops it cleanly; running it again resumes where it stopped (state lives in data_dir).
+    """
+    from workers.app import app
+    from workers.embedded import EmbeddedRedis
+
+    settings = _settings(config)
+    os.environ["MARSAD_CONFIG"] = str(settings.path)
+    server = None
+    url = settings.redis_url or os.environ.get("MARSAD_REDIS_URL")
+    if not url:
+        server = EmbeddedRedis(settings.data_dir / "redis").start()
+        url = server.url
+        click.echo(f"embedded Redis on {url} (AOF in {settings.data_dir / 'redis'})", err=True)
+    os.environ["MARSAD_REDIS_URL"] = url
+    app.conf.broker_url = url
+    try:
+        app.worker_main(_worker_argv("poll,article,alert", concurrency, True, settings.data_dir, loglevel))
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("-Q", "--queues", default="poll,article,alert", show_default=True, help="Queues to consume.")
+@click.option("-c", "--concurrency", default=2, show_default=True, help="Worker processes.")
+@click.option("--beat", is_flag=True, help="Also run beat inside this worker (one per cluster).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(config: str | None, queues: str, concurrency: int, beat: bool, loglevel: str) -> None:
+    """Run a worker against the shared redis_url (refuses to start on invalid config)."""
+    from workers.app import app, broker_url
+
+    settings = _settings(config)
+    app.conf.broker_url = settings.redis_url or broker_url(settings.path)
+    app.worker_main(_worker_argv(queues, concurrency, beat, settings.data_dir, loglevel))
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(config: str | None, loglevel: str) -> None:
+    """Run the scheduler. A second beat never double-polls: each feed's poll is claimed in Redis."""
+    from workers.app import app, broker_url
+
+    settings = _settings(config)
+    app.conf.broker_url = settings.redis_url or broker_url(settings.path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "-l", loglevel, "--schedule", str(settings.data_dir / "celerybeat-schedule")])
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def check(config: str | None) -> None:
+    """Validate config, feeds, watchlists and gazetteer; print `file: field: message` per problem (exit 1)."""
+    s = _settings(config)
+    extra = "".join(f"; sink {k} not configured: {v}" for k, v in sorted(s.unconfigured_sinks.items()))
+    click.echo(f"config OK: {s.path}: {len(s.feeds)} feeds, {len(s.watches)} watches, "
+               f"{len(s.sinks)} sinks{extra}")
+
+
+from workers import cli_inspect  # noqa: E402  (registers classify, why, status, eval, alerts)
+
+cli_inspect.register(main)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

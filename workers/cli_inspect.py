@@ -1,0 +1,226 @@
+"""The `marsad` commands that look at articles and state: classify, why, status, eval, alerts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from feeds.errors import MarsadError
+from feeds.models import Article, Classification, EntityHit, WatchMatch
+
+CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
+
+
+def load_source(source: str, settings: Any, published: datetime | None = None) -> Article:
+    """SOURCE: a URL, an .html file, a .txt file (first line = title), or '-' (stdin, same as .txt)."""
+    from feeds.extract import extract_article
+    from feeds.http import fetch
+
+    if source.startswith(("http://", "https://")):
+        res = fetch(source, settings.fetch.policy())
+        return extract_article(res.body, res.headers, res.url)
+    if source.endswith((".html", ".htm")):
+        return extract_article(Path(source).read_bytes(), {}, Path(source).resolve().as_uri())
+    raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    title, _, text = raw.strip("\ufeff").partition("\n")
+    return Article(url="" if source == "-" else Path(source).resolve().as_uri(), title=title.strip(),
+                   text=text.strip(), published=published, source="text")
+
+
+def _hits(hits: tuple[EntityHit, ...], country: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for h in hits:
+        d: dict[str, Any] = {"id": h.id, "name": h.name, "name_ar": h.name_ar}
+        if country:
+            d["country"] = h.country
+        d["mentions"] = h.mentions
+        out.append(d)
+    return out
+
+
+def result_dict(article: Article, c: Classification, matches: list[WatchMatch], doc_id: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": doc_id} if doc_id is not None else {}
+    out |= {
+        "title": article.title,
+        "regions": _hits(c.regions),
+        "places": _hits(c.places, country=True),
+        "actors": _hits(c.actors, country=True),
+        "watches": [{"id": m.watch_id, "evidence": [{"start": s.start, "end": s.end, "text": s.text}
+                                                    for s in m.evidence]} for m in matches],
+        "mentions": [{"kind": m.kind, "id": m.id, "start": m.start, "end": m.end, "text": m.surface, "how": m.how}
+                     for m in c.mentions],
+    }
+    return out
+
+
+def _print_human(res: dict[str, Any]) -> None:
+    click.echo(f"title:   {res['title']}")
+    click.echo("regions: " + ", ".join(f"{r['id']} {r['name']} ×{r['mentions']}" for r in res["regions"]))
+    click.echo("places:  " + ", ".join(f"{p['id']} ({p['country']}) ×{p['mentions']}" for p in res["places"]))
+    click.echo("actors:  " + ", ".join(f"{a['id']} ×{a['mentions']}" for a in res["actors"]))
+    click.echo("watches: " + ", ".join(w["id"] for w in res["watches"]))
+    for key in ("story_id", "duplicate_of"):
+        if key in res:
+            click.echo(f"{key}: {res[key]}")
+
+
+def register(main: click.Group) -> None:  # noqa: C901 - a flat list of commands
+    from workers.cli import _settings
+
+    @main.command()
+    @click.argument("source", required=False)
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+    @click.option("--jsonl", is_flag=True, help='Read {"id","title","text","url"?} lines on stdin, write one result a line.')
+    @click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
+    @click.option("--redis", "redis_url", default=None,
+                  help="Also assign the article to a story in this live Redis (records it) and report story_id.")
+    def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool, date: str | None,
+                 redis_url: str | None) -> None:
+        """Classify SOURCE (URL, .html, .txt with the title on line 1, or -) by region, place, actor and watch."""
+        from feeds.classify import Classifier
+
+        s = _settings(config)
+        clf = Classifier(s.gazetteer)
+        published = datetime.fromisoformat(date) if date else None
+        if jsonl:
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                d = json.loads(line)
+                art = Article(url=d.get("url", ""), title=d.get("title", ""), text=d.get("text", ""),
+                              published=datetime.fromisoformat(d["date"]) if d.get("date") else published)
+                c = clf.classify(art)
+                click.echo(json.dumps(result_dict(art, c, s.watchset.match(art, c), d.get("id")), ensure_ascii=False))
+            return
+        if not source:
+            raise click.UsageError("give a SOURCE, or --jsonl")
+        try:
+            art = load_source(source, s, published)
+        except (OSError, MarsadError) as exc:
+            raise click.ClickException(f"{source}: {getattr(exc, 'reason', exc)}") from exc
+        c = clf.classify(art)
+        res = result_dict(art, c, s.watchset.match(art, c))
+        if redis_url:
+            from feeds.dedup import canonical_url, sketch, text_fingerprint
+            from workers.runtime import redis_client
+            from workers.story_store import RedisStoryStore
+
+            st = RedisStoryStore(redis_client(redis_url), window_s=s.dedup_window_s)
+            a = st.assign(canonical_url(art.url or source), "cli", text_fingerprint(art.document),
+                          sketch(art.document), time.time())
+            res |= {"story_id": a.story_id, "duplicate_of": a.duplicate_of}
+        if as_json:
+            click.echo(json.dumps(res, ensure_ascii=False, indent=2))
+        else:
+            _print_human(res)
+
+    @main.command()
+    @click.argument("source")
+    @click.option("--watch", "watch_id", required=True, help="The watch to explain.")
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @click.option("--json", "as_json", is_flag=True, help="The explanation as data.")
+    @click.option("--no-color", is_flag=True, help="Mark matches with [[ ]] instead of colours.")
+    @click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
+    def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color: bool, date: str | None) -> None:
+        """Show why a watch matches SOURCE or not: the query tree with each node true/false, matches highlighted."""
+        from feeds.classify import Classifier
+
+        s = _settings(config)
+        if watch_id not in {w.id for w in s.watches}:
+            raise click.ClickException(f"unknown watch {watch_id!r}; known: {', '.join(sorted(w.id for w in s.watches))}")
+        art = load_source(source, s, datetime.fromisoformat(date) if date else None)
+        c = Classifier(s.gazetteer).classify(art)
+        exp = s.watchset.explain(watch_id, art, c)
+        if as_json:
+            click.echo(json.dumps(exp.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(exp.render(color=not no_color and sys.stdout.isatty()))
+
+    @main.command()
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @click.option("--json", "as_json", is_flag=True)
+    def status(config: str | None, as_json: bool) -> None:
+        """Feeds (last poll, last success, new items, last error, next poll), queue depths, recent alerts."""
+        from workers.status import collect, render
+
+        s = _settings(config)
+        data = collect(s)
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            render(data)
+
+    @main.command(name="eval")
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default="../shared/corpus/labels-dev.jsonl",
+                  show_default=True)
+    @click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
+                  default="../shared/corpus/ant-v2.1-dev.jsonl.gz", show_default=True)
+    def eval_(config: str | None, labels: str, corpus: str) -> None:
+        """Score the classifier (countries, actors) and the topic watches against hand-labelled gold."""
+        from feeds.classify import Classifier
+        from feeds.evaluate import run_eval
+
+        s = _settings(config)
+        report = run_eval(Path(labels), Path(corpus), Classifier(s.gazetteer), s.watchset)
+        click.echo(report.format())
+
+    @main.group()
+    def alerts() -> None:
+        """Inspect and re-send alerts that failed after all retries; send a test alert."""
+
+    @alerts.command(name="failed")
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    def alerts_failed(config: str | None) -> None:
+        """List the dead-letter list: alerts that could not be delivered, with the reason."""
+        from workers.runtime import Runtime
+
+        rt = Runtime(_settings(config))
+        rows = rt.dead.list()
+        for r in rows:
+            p = r["payload"]
+            title = p.get("alert", {}).get("title", "") if r["kind"] == "alert" else p.get("url", "")
+            click.echo(f"{r['kind']}\t{p.get('sink', '-')}\t{r['reason']}\t{title!r}")
+        click.echo(f"{len(rows)} failed", err=True)
+
+    @alerts.command(name="retry")
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    def alerts_retry(config: str | None) -> None:
+        """Re-enqueue every failed alert (and quarantined article) for another try."""
+        from workers.runtime import Runtime
+        from workers.tasks.alert import send_alert
+        from workers.tasks.article import process_article
+
+        rt = Runtime(_settings(config))
+        rows = rt.dead.pop_all()
+        for r in rows:
+            if r["kind"] == "alert":
+                send_alert.delay(r["payload"]["alert"], r["payload"]["sink"])
+            else:
+                process_article.delay(r["payload"])
+        click.echo(f"re-enqueued {len(rows)}")
+
+    @alerts.command(name="test")
+    @click.argument("sink_id")
+    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    def alerts_test(sink_id: str, config: str | None) -> None:
+        """Send a sample alert, built from a real article, to SINK_ID now (no ledger, no queue)."""
+        from workers.sample import sample_alert
+        from workers.sinks import build_sink
+
+        s = _settings(config)
+        if sink_id not in s.sinks:
+            why = s.unconfigured_sinks.get(sink_id, "unknown sink")
+            raise click.ClickException(f"sink {sink_id!r} cannot be used: {why}")
+        try:
+            build_sink(sink_id, s.sinks[sink_id]).send(sample_alert(s))
+        except MarsadError as exc:
+            raise click.ClickException(f"{sink_id}: {exc.reason}") from exc
+        click.echo(f"sent a sample alert to {sink_id}")

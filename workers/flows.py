@@ -1,0 +1,139 @@
+"""The three units of work at the edge: poll a feed, process an entry, deliver an alert (Redis marks included)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from feeds import pipeline
+from feeds.dedup import canonical_url
+from feeds.errors import Permanent, Transient
+from feeds.models import SEVERITY_ORDER, Alert, Entry, FeedSource
+from workers.logging import get_logger
+from workers.runtime import Runtime
+from workers.stores import P, AlertKey
+
+log = get_logger("marsad.flows")
+
+# Backoff after failures: doubling from the feed's interval, capped by its max_interval.
+BACKOFF_BASE = 2.0
+
+
+def due_key(feed_id: str) -> str:
+    return P + "due:" + feed_id
+
+
+def claim_due(rt: Runtime, feed: FeedSource) -> bool:
+    """True once per interval per feed, however many beats tick: the key's TTL is the time to the next poll."""
+    return bool(rt.redis.set(due_key(feed.id), "1", nx=True, ex=max(1, feed.interval_s)))
+
+
+def next_interval(feed: FeedSource, result: pipeline.PollResult, failures: int) -> float:
+    if result.status != "failed":
+        return float(feed.interval_s)
+    backoff = feed.interval_s * BACKOFF_BASE ** min(failures, 16)
+    if result.retry_after:
+        backoff = max(backoff, result.retry_after)
+    return float(min(max(backoff, feed.min_interval_s), feed.max_interval_s))
+
+
+def entry_key(entry: Entry) -> str:
+    return canonical_url(entry.url) if entry.url else f"guid:{entry.feed_id}:{entry.guid}"
+
+
+def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -> pipeline.PollResult:
+    """Poll one feed, enqueue each entry never seen before, record the feed's state and next poll."""
+    t0 = time.monotonic()
+    state = rt.feed_state.get(feed.id)
+    result = pipeline.poll(feed, rt.fetch_feed, etag=state.get("etag") or None,
+                           last_modified=state.get("last_modified") or None,
+                           body_hash=state.get("body_hash") or None)
+    new = 0
+    for entry in result.entries:
+        key = entry_key(entry)
+        if not rt.seen.claim(key):
+            continue
+        try:
+            enqueue(entry)
+        except Exception:
+            rt.seen.release(key)  # not enqueued: let the next poll try again
+            raise
+        new += 1
+    now = time.time()
+    failures = int(state.get("failures") or 0) + 1 if result.status == "failed" else 0
+    interval = next_interval(feed, result, failures)
+    fields: dict[str, object] = {"last_poll": now, "last_status": result.status, "failures": failures,
+                                 "next_poll": now + interval, "last_new": new}
+    if result.status == "failed":
+        fields |= {"last_error": result.error, "last_error_at": now}
+    else:
+        fields |= {"last_success": now, "etag": result.etag, "last_modified": result.last_modified,
+                   "body_hash": result.body_hash}
+    rt.feed_state.update(feed.id, **fields)
+    rt.feed_state.incr(feed.id, "items_total", new)
+    rt.feed_state.incr(feed.id, "polls_" + result.status)
+    rt.redis.set(due_key(feed.id), "1", ex=max(1, int(interval)))
+    log.info("feed_polled", feed=feed.id, status=result.status, new=new, entries=len(result.entries),
+             error=result.error, next_poll_s=round(interval), duration_ms=round((time.monotonic() - t0) * 1000))
+    return result
+
+
+def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str], None]) -> pipeline.ArticleResult:
+    """fetch → extract → dedup → classify → match; one alert task per (match, configured sink)."""
+    t0 = time.monotonic()
+    feed = rt.feed(entry.feed_id)
+    if feed is None:
+        result = pipeline.ArticleResult("dropped", reason=f"feed {entry.feed_id!r} is no longer configured")
+    else:
+        result = pipeline.process(entry, feed, fetch=rt.fetch_page, classifier=rt.classifier,
+                                  watchset=rt.settings.watchset, stories=rt.stories, now=time.time())
+        for alert in pipeline.alerts_for(result, rt.watch, feed, entry):
+            watch = rt.watch(alert.watch_id)
+            for sink_id in watch.notify if watch else ():
+                if sink_id in rt.settings.unconfigured_sinks:
+                    log.info("alert_skipped", watch=alert.watch_id, sink=sink_id, outcome="not_configured",
+                             reason=rt.settings.unconfigured_sinks[sink_id])
+                    continue
+                enqueue_alert(alert, sink_id)
+    c = result.classification
+    log.info("article_processed", url=entry.url, feed=entry.feed_id, outcome=result.outcome,
+             story=result.story.story_id if result.story else None, reason=result.reason or None,
+             source=result.article.source if result.article else None,
+             regions=[h.id for h in c.regions], actors=[h.id for h in c.actors],
+             matches=[m.watch_id for m in result.matches], duration_ms=round((time.monotonic() - t0) * 1000))
+    return result
+
+
+DeliveryOutcome = Literal["sent", "already_sent", "not_configured", "below_severity"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: DeliveryOutcome
+
+
+def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
+    """Claim (watch, story, sink), send, then mark sent: only a crash between send and mark can double."""
+    sink = rt.sink(sink_id)
+    if sink is None:
+        return Delivery("not_configured")
+    minimum = getattr(sink.config, "min_severity", "low")
+    if SEVERITY_ORDER.get(alert.severity, 1) < SEVERITY_ORDER.get(minimum, 0):
+        return Delivery("below_severity")
+    key = AlertKey(alert.watch_id, alert.story_id, sink_id)
+    state = rt.ledger.claim(key)
+    if state == "sent":
+        return Delivery("already_sent")
+    if state == "busy":
+        raise Transient("another worker is sending this alert")
+    try:
+        sink.send(alert)
+    except (Transient, Permanent):
+        rt.ledger.release(key)
+        raise
+    rt.ledger.mark_sent(key)
+    rt.ledger.record_recent({"at": time.time(), "watch": alert.watch_id, "story": alert.story_id,
+                             "sink": sink_id, "title": alert.title[:200], "url": alert.url})
+    return Delivery("sent")

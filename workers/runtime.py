@@ -1,0 +1,139 @@
+"""Per-process dependencies built once (config, gazetteer, Redis, stores, sinks) with hot reload."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from feeds.classify import Classifier
+from feeds.errors import InvalidInput
+from feeds.http import FetchResult, fetch
+from feeds.models import FeedSource, Watch
+from workers.app import broker_url
+from workers.logging import get_logger
+from workers.settings import Settings, load_settings
+from workers.sinks import Sink, build_sink
+from workers.story_store import RedisStoryStore
+from workers.stores import AlertLedger, Attempts, DeadLetters, FeedStateStore, Locks, SeenStore
+
+log = get_logger("marsad.runtime")
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+
+
+def redis_client(url: str) -> redis.Redis:
+    # Timeouts so a vanished Redis fails a call (and the task retries) instead of hanging it.
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
+                                health_check_interval=30, retry_on_timeout=True)
+
+
+def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """mtime and size of every config file and of their folders (a new watchlist file changes its folder)."""
+    out = []
+    for p in sorted(set(files) | {f.parent for f in files}):
+        try:
+            st = p.stat()
+            out.append((str(p), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(p), -1, -1))
+    return tuple(out)
+
+
+class Runtime:
+    """What tasks need, built from one validated Settings."""
+
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.redis = client or redis_client(settings.redis_url or broker_url(settings.path))
+        self.classifier = Classifier(settings.gazetteer)
+        self.watches: dict[str, Watch] = {w.id: w for w in settings.watches}
+        self.seen = SeenStore(self.redis)
+        self.locks = Locks(self.redis)
+        self.feed_state = FeedStateStore(self.redis)
+        self.ledger = AlertLedger(self.redis)
+        self.dead = DeadLetters(self.redis)
+        self.attempts = Attempts(self.redis)
+        self.stories = RedisStoryStore(self.redis, window_s=settings.dedup_window_s)
+        self._sinks: dict[str, Sink] = {}
+        policy = settings.fetch.policy()
+        self.fetch_feed: Callable[..., FetchResult] = partial(fetch, policy=policy, accept=FEED_ACCEPT)
+        self.fetch_page: Callable[..., FetchResult] = partial(fetch, policy=policy, accept=PAGE_ACCEPT)
+
+    def feed(self, feed_id: str) -> FeedSource | None:
+        return self.settings.feeds.get(feed_id)
+
+    def watch(self, watch_id: str) -> Watch | None:
+        return self.watches.get(watch_id)
+
+    def sink(self, sink_id: str) -> Sink | None:
+        """The configured sink, or None when it is not configured (named outcome, not an error)."""
+        if sink_id not in self.settings.sinks:
+            return None
+        if sink_id not in self._sinks:
+            self._sinks[sink_id] = build_sink(sink_id, self.settings.sinks[sink_id])
+        return self._sinks[sink_id]
+
+
+class _Holder:
+    """The process-wide Runtime, rebuilt when config files change and the new config validates."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rt: Runtime | None = None
+        self.sig: tuple[tuple[str, int, int], ...] = ()
+        self.checked = 0.0
+
+    def get(self) -> Runtime:
+        with self.lock:
+            if self.rt is None:
+                settings = load_settings(os.environ.get("MARSAD_CONFIG"))
+                self.rt = Runtime(settings)
+                self.sig = _signature(settings.files)
+                self.checked = time.monotonic()
+            elif time.monotonic() - self.checked >= self.rt.settings.schedule.reload_s:
+                self.checked = time.monotonic()
+                self._maybe_reload(self.rt)
+            return self.rt
+
+    def _maybe_reload(self, current: Runtime) -> None:
+        sig = _signature(current.settings.files)
+        if sig == self.sig:
+            return
+        self.sig = sig
+        try:
+            settings = load_settings(current.settings.path)
+        except InvalidInput as exc:
+            # Keep running the last good config; the user sees why in the log and in `marsad check`.
+            log.error("config_reload_failed", errors=exc.reason.splitlines())
+            return
+        self.rt = Runtime(settings, client=current.redis)
+        log.info("config_reloaded", feeds=len(settings.feeds), watches=len(settings.watches))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.rt = None
+
+
+_holder = _Holder()
+
+
+def runtime() -> Runtime:
+    return _holder.get()
+
+
+def reset_runtime() -> None:
+    _holder.reset()
+
+
+def describe(rt: Runtime) -> dict[str, Any]:
+    s = rt.settings
+    return {"feeds": len(s.feeds), "watches": len(s.watches), "sinks": sorted(s.sinks),
+            "unconfigured_sinks": s.unconfigured_sinks}

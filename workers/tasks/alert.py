@@ -1,0 +1,36 @@
+"""Deliver one alert to one sink, exactly once per (watch, story, sink)."""
+
+from __future__ import annotations
+
+import structlog
+from celery import Task
+
+from feeds.errors import Permanent
+from feeds.models import Alert
+from workers import flows
+from workers.app import app
+from workers.runtime import runtime
+from workers.tasks import MAX_RETRIES, RETRYABLE, countdown
+
+
+@app.task(name="marsad.send_alert", bind=True, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
+def send_alert(self: Task, alert: dict[str, object], sink_id: str) -> None:
+    structlog.contextvars.bind_contextvars(task="send_alert", watch=alert.get("watch_id"), sink=sink_id,
+                                           story=alert.get("story_id"), attempt=self.request.retries + 1)
+    log = structlog.get_logger("marsad")
+    rt = runtime()
+    try:
+        outcome = flows.deliver(rt, Alert.from_dict(alert), sink_id).outcome
+        log.info("alert_delivered", outcome=outcome)
+    except RETRYABLE as exc:
+        if self.request.retries >= MAX_RETRIES:
+            rt.dead.add("alert", {"alert": alert, "sink": sink_id}, getattr(exc, "reason", str(exc)))
+            log.error("alert_delivered", outcome="dead_letter", reason=getattr(exc, "reason", str(exc)))
+            return
+        log.warning("alert_delivered", outcome="retry", reason=getattr(exc, "reason", str(exc)))
+        raise self.retry(exc=exc, countdown=countdown(self.request.retries, exc)) from exc
+    except Permanent as exc:
+        rt.dead.add("alert", {"alert": alert, "sink": sink_id}, exc.reason)
+        log.error("alert_delivered", outcome="dead_letter", reason=exc.reason)
+    finally:
+        structlog.contextvars.clear_contextvars()
