@@ -1,0 +1,123 @@
+"""RedisStoryStore on a real Redis: stories, exact and near copies, re-runs, expiry and races."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from feeds.dedup import sketch, text_fingerprint
+from workers.story_store import RedisStoryStore
+
+NOW = 1_700_000_000.0
+STORY = (
+    "قالت وزارة الخارجية الروسية إن الرئيس فلاديمير بوتين بحث مع نظيره التركي رجب طيب أردوغان "
+    "الوضع في ليبيا وسوريا خلال اتصال هاتفي اليوم الأربعاء. وأكد الجانبان أهمية التوصل إلى وقف "
+    "لإطلاق النار في ليبيا واستئناف الحوار السياسي بين الأطراف الليبية برعاية الأمم المتحدة. "
+    "كما تناول الاتصال الوضع في محافظة إدلب السورية وتنفيذ الاتفاقات الروسية التركية هناك، "
+    "وأشار البيان إلى أن الرئيسين اتفقا على مواصلة الاتصالات على مختلف المستويات."
+)
+COPY = "أنقرة (الأناضول) - " + STORY + " تابعونا على تويتر."
+OTHER = (
+    "أعلن الجيش الإسرائيلي اليوم أنه قصف أهدافا في قطاع غزة ردا على إطلاق صواريخ من القطاع، "
+    "وقال متحدث عسكري إن الطائرات استهدفت مواقع تابعة لحركة حماس في شمال القطاع وجنوبه، "
+    "بينما أفادت مصادر طبية فلسطينية بإصابة عدد من المدنيين بجروح طفيفة ونقلهم إلى المستشفى."
+)
+
+
+def put(store: RedisStoryStore, article_id: str, outlet: str, text: str, now: float = NOW):  # type: ignore[no-untyped-def]
+    return store.assign(article_id, outlet, text_fingerprint(text), sketch(text), now)
+
+
+def test_first_article_starts_a_story_and_unrelated_one_starts_another(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/1", "a", STORY)
+    b = put(store, "https://b.example/9", "b", OTHER)
+    assert (a.outcome, a.articles, a.outlets, a.duplicate_of) == ("new", 1, ("a",), None)
+    assert b.outcome == "new" and b.story_id != a.story_id
+
+
+def test_exact_copy_joins_the_story_and_counts_its_outlet(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/1", "a", STORY)
+    b = put(store, "https://b.example/2", "b", STORY.replace("،", " ").upper())
+    assert b.outcome == "duplicate" and b.story_id == a.story_id
+    assert b.duplicate_of == "https://a.example/1"
+    assert b.outlets == ("a", "b") and b.articles == 2
+    info = store.story(a.story_id, now=NOW)
+    assert info is not None
+    assert (info.outlets, info.articles, info.first_article_id) == (("a", "b"), 2, "https://a.example/1")
+
+
+def test_syndicated_variant_is_a_near_duplicate_of_the_same_story(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/1", "a", STORY)
+    c = put(store, "https://c.example/3", "c", COPY, NOW + 3600)
+    assert c.outcome == "near_duplicate" and c.story_id == a.story_id
+    assert c.duplicate_of == "https://a.example/1" and c.articles == 2
+
+
+def test_rerun_of_the_same_article_is_idempotent(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    put(store, "https://a.example/1", "a", STORY)
+    first = put(store, "https://b.example/2", "b", COPY)
+    again = put(store, "https://b.example/2", "b", COPY, NOW + 60)
+    assert again.story_id == first.story_id and again.outcome == first.outcome
+    assert again.articles == 2 and first.articles == 2
+
+
+def test_story_of_a_single_article_is_readable(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/1", "a", STORY)
+    info = store.story(a.story_id, now=NOW)
+    assert info is not None and info.articles == 1 and info.first_article_id == "https://a.example/1"
+    assert store.story("00" * 6, now=NOW) is None
+
+
+def test_copies_outside_the_window_start_a_new_story(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client, window_s=7 * 86400)
+    a = put(store, "https://a.example/1", "a", STORY)
+    late = put(store, "https://b.example/2", "b", STORY, NOW + 9 * 86400)
+    assert late.outcome == "new" and late.story_id != a.story_id
+
+
+def test_every_key_expires_within_window_plus_one_bucket(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client, window_s=3600)
+    put(store, "https://a.example/1", "a", STORY)
+    put(store, "https://b.example/2", "b", COPY)
+    keys = redis_client.keys("marsad:story:*")
+    assert keys
+    ttls = [redis_client.ttl(k) for k in keys]
+    assert all(0 < t <= 3600 + store.bucket_s for t in ttls), ttls
+
+
+def test_racing_workers_file_two_copies_into_one_story(redis_server) -> None:  # type: ignore[no-untyped-def]
+    """Many rounds of 4 threads (own connections) filing copies of one story at the same instant."""
+    clients = [redis.Redis.from_url(redis_server.url) for _ in range(4)]
+    clients[0].flushdb()
+    stores = [RedisStoryStore(c) for c in clients]
+    texts = [STORY, COPY, STORY + " (أ ف ب)", COPY]
+    try:
+        for round_ in range(25):
+            clients[0].flushdb()  # each round races on a fresh store
+            barrier = threading.Barrier(len(stores))
+            results: list[str] = [""] * len(stores)
+
+            def work(i: int, rnd: int = round_, bar: threading.Barrier = barrier,
+                     out: list[str] = results) -> None:
+                text = texts[i]
+                bar.wait()
+                out[i] = put(stores[i], f"https://o{i}.example/{rnd}", f"o{i}", text).story_id
+
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(len(stores))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(set(results)) == 1, f"round {round_}: {results}"
+            info = stores[0].story(results[0], now=NOW)
+            assert info is not None and info.articles == 4 and len(info.outlets) == 4
+    finally:
+        clients[0].flushdb()
+        for c in clients:
+            c.close()
