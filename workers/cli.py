@@ -111,6 +111,29 @@ def check(config: str | None) -> None:
                f"{len(s.sinks)} sinks{extra}")
 
 
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--port", default=9108, show_default=True, help="Port of the /metrics endpoint.")
+@click.option("--host", default="0.0.0.0", show_default=True)
+def metrics(config: str | None, port: int, host: str) -> None:
+    """Serve Prometheus metrics (shared counters, histograms, queue depths, worker heartbeats) from Redis."""
+    import time
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from workers.app import broker_url
+    from workers.metrics import RedisCollector
+    from workers.runtime import redis_client
+
+    settings = _settings(config)
+    registry = CollectorRegistry()
+    registry.register(RedisCollector(redis_client(settings.redis_url or broker_url(settings.path))))
+    start_http_server(port, addr=host, registry=registry)
+    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    while True:
+        time.sleep(3600)
+
+
 from workers import cli_inspect  # noqa: E402  (registers classify, why, status, eval, alerts)
 
 cli_inspect.register(main)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -11,6 +12,7 @@ from feeds import pipeline
 from feeds.dedup import canonical_url
 from feeds.errors import Permanent, Transient
 from feeds.models import SEVERITY_ORDER, Alert, Entry, FeedSource
+from workers import metrics
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores import P, AlertKey
@@ -75,6 +77,7 @@ def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -
     rt.feed_state.incr(feed.id, "items_total", new)
     rt.feed_state.incr(feed.id, "polls_" + result.status)
     rt.redis.set(due_key(feed.id), "1", ex=max(1, int(interval)))
+    metrics.incr(rt.redis, "marsad_feeds_polled_total", status=result.status)
     log.info("feed_polled", feed=feed.id, status=result.status, new=new, entries=len(result.entries),
              error=result.error, next_poll_s=round(interval), duration_ms=round((time.monotonic() - t0) * 1000))
     return result
@@ -97,6 +100,9 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
                              reason=rt.settings.unconfigured_sinks[sink_id])
                     continue
                 enqueue_alert(alert, sink_id)
+    metrics.incr(rt.redis, "marsad_articles_processed_total", outcome=result.outcome)
+    for m in result.matches:
+        metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
     c = result.classification
     log.info("article_processed", url=entry.url, feed=entry.feed_id, outcome=result.outcome,
              story=result.story.story_id if result.story else None, reason=result.reason or None,
@@ -134,6 +140,21 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
         rt.ledger.release(key)
         raise
     rt.ledger.mark_sent(key)
+    if alert.published:
+        try:
+            age = time.time() - datetime.fromisoformat(alert.published).timestamp()
+            metrics.observe(rt.redis, "marsad_publication_to_alert_seconds", max(0.0, age), sink=sink_id)
+        except ValueError:
+            pass  # an unparseable feed date: no latency figure for this alert
     rt.ledger.record_recent({"at": time.time(), "watch": alert.watch_id, "story": alert.story_id,
                              "sink": sink_id, "title": alert.title[:200], "url": alert.url})
     return Delivery("sent")
+
+
+def record_delivery(rt: Runtime, alert: dict[str, object], sink_id: str, outcome: str, reason: str = "") -> None:
+    """The one outcome line and counter of a delivery attempt; a dead letter keeps the alert for a retry."""
+    if outcome == "dead_letter":
+        rt.dead.add("alert", {"alert": alert, "sink": sink_id}, reason)
+    metrics.incr(rt.redis, "marsad_alerts_total", sink=sink_id, outcome=outcome)
+    level = {"dead_letter": "error", "retry": "warning"}.get(outcome, "info")
+    getattr(log, level)("alert_sent", outcome=outcome, reason=reason or None)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import redis
+from celery.signals import task_postrun, task_prerun
 
 from feeds.errors import Transient
 from workers.app import MAX_RETRY_COUNTDOWN_S
@@ -22,3 +26,28 @@ def countdown(retries: int, exc: BaseException) -> float:
     if retry_after:
         wait = max(wait, float(retry_after))
     return min(wait, MAX_RETRY_COUNTDOWN_S)
+
+
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect
+def _on_prerun(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _on_postrun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """Task latency and the worker's 'last task finished' heartbeat (a live but stuck worker goes stale)."""
+    from workers import metrics
+    from workers.runtime import runtime
+
+    started = _started.pop(task_id or "", None)
+    try:
+        r = runtime().redis
+        if started is not None and task is not None:
+            metrics.observe(r, "marsad_task_duration_seconds", time.monotonic() - started, task=task.name)
+        metrics.heartbeat(r, str(getattr(task.request, "hostname", "") or "unknown"), task.name if task else "")
+    except Exception:  # noqa: BLE001 - bookkeeping must never fail a task that already ran
+        pass

@@ -17,20 +17,16 @@ from workers.tasks import MAX_RETRIES, RETRYABLE, countdown
 def send_alert(self: Task, alert: dict[str, object], sink_id: str) -> None:
     structlog.contextvars.bind_contextvars(task="send_alert", watch=alert.get("watch_id"), sink=sink_id,
                                            story=alert.get("story_id"), attempt=self.request.retries + 1)
-    log = structlog.get_logger("marsad")
     rt = runtime()
     try:
-        outcome = flows.deliver(rt, Alert.from_dict(alert), sink_id).outcome
-        log.info("alert_delivered", outcome=outcome)
+        flows.record_delivery(rt, alert, sink_id, flows.deliver(rt, Alert.from_dict(alert), sink_id).outcome)
     except RETRYABLE as exc:
         if self.request.retries >= MAX_RETRIES:
-            rt.dead.add("alert", {"alert": alert, "sink": sink_id}, getattr(exc, "reason", str(exc)))
-            log.error("alert_delivered", outcome="dead_letter", reason=getattr(exc, "reason", str(exc)))
+            flows.record_delivery(rt, alert, sink_id, "dead_letter", getattr(exc, "reason", repr(exc)))
             return
-        log.warning("alert_delivered", outcome="retry", reason=getattr(exc, "reason", str(exc)))
+        flows.record_delivery(rt, alert, sink_id, "retry", getattr(exc, "reason", repr(exc)))
         raise self.retry(exc=exc, countdown=countdown(self.request.retries, exc)) from exc
     except Permanent as exc:
-        rt.dead.add("alert", {"alert": alert, "sink": sink_id}, exc.reason)
-        log.error("alert_delivered", outcome="dead_letter", reason=exc.reason)
+        flows.record_delivery(rt, alert, sink_id, "dead_letter", exc.reason)
     finally:
         structlog.contextvars.clear_contextvars()

@@ -1,0 +1,106 @@
+"""Metrics kept in Redis (every process and machine adds to one set) and exported for Prometheus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from workers.app import QUEUES
+from workers.stores import P
+
+COUNTERS = P + "metrics:counters"
+HISTS = P + "metrics:hist"
+HEARTBEATS = P + "heartbeat"
+# Latency buckets in seconds: from a fast local alert (tens of ms) to a slow page fetch or backlog (10 min).
+BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600)
+DESCRIPTIONS = {
+    "marsad_feeds_polled_total": "Feed polls by outcome (ok, not_modified, failed).",
+    "marsad_articles_processed_total": "Articles by outcome (new, duplicate, near_duplicate, dropped).",
+    "marsad_watch_matches_total": "Watch matches per watch.",
+    "marsad_alerts_total": "Alert deliveries per sink and outcome (sent, already_sent, retry, dead_letter, ...).",
+    "marsad_task_duration_seconds": "Task run time per task.",
+    "marsad_publication_to_alert_seconds": "Time from an article's publication date to its alert being sent.",
+}
+
+
+def _field(name: str, labels: dict[str, Any]) -> str:
+    return name + "|" + ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def _parse(field: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = field.partition("|")
+    return name, dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+
+
+def incr(r: redis.Redis, name: str, by: int = 1, **labels: Any) -> None:
+    r.hincrby(COUNTERS, _field(name, labels), by)
+
+
+def observe(r: redis.Redis, name: str, value: float, **labels: Any) -> None:
+    """One histogram observation: the bucket it falls in, the count and the sum (cumulated at export)."""
+    base = _field(name, labels)
+    bucket = next((b for b in BUCKETS if value <= b), "inf")
+    pipe = r.pipeline(transaction=False)
+    pipe.hincrby(HISTS, f"{base}|b={bucket}", 1)
+    pipe.hincrbyfloat(HISTS, f"{base}|sum", value)
+    pipe.execute()
+
+
+def heartbeat(r: redis.Redis, worker: str, task: str) -> None:
+    """'Last task finished' per worker: a live process that stopped consuming shows up as stale."""
+    r.hset(HEARTBEATS, worker, f"{time.time():.3f} {task}")
+
+
+class RedisCollector:
+    """A prometheus_client collector that reads the shared counters on each scrape."""
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def collect(self) -> Iterator[Any]:
+        counters: dict[bytes, bytes] = self.r.hgetall(COUNTERS)  # type: ignore[assignment]
+        families: dict[str, CounterMetricFamily] = {}
+        for raw, value in sorted(counters.items()):
+            name, labels = _parse(raw.decode())
+            fam = families.get(name)
+            if fam is None:
+                fam = families[name] = CounterMetricFamily(name.removesuffix("_total"), DESCRIPTIONS.get(name, name),
+                                                           labels=sorted(labels))
+            fam.add_metric([labels[k] for k in sorted(labels)], float(value))
+        yield from families.values()
+        yield from self._histograms()
+        depth = GaugeMetricFamily("marsad_queue_depth", "Messages waiting per queue.", labels=["queue"])
+        for q in QUEUES:
+            depth.add_metric([q], float(self.r.llen(q)))  # type: ignore[arg-type]
+        yield depth
+        beats: dict[bytes, bytes] = self.r.hgetall(HEARTBEATS)  # type: ignore[assignment]
+        age = GaugeMetricFamily("marsad_worker_last_task_age_seconds", "Seconds since each worker last finished a task.",
+                                labels=["worker"])
+        for w, v in beats.items():
+            age.add_metric([w.decode()], time.time() - float(v.split()[0]))
+        yield age
+
+    def _histograms(self) -> Iterator[Any]:
+        raw: dict[bytes, bytes] = self.r.hgetall(HISTS)  # type: ignore[assignment]
+        series: dict[tuple[str, str], dict[str, float]] = {}
+        for k, v in raw.items():
+            base, _, part = k.decode().rpartition("|")
+            name, _, labels = base.partition("|")
+            series.setdefault((name, labels), {})[part] = float(v)
+        fams: dict[str, HistogramMetricFamily] = {}
+        for (name, labels_s), parts in sorted(series.items()):
+            labels = dict(kv.split("=", 1) for kv in labels_s.split(",") if kv)
+            fam = fams.get(name)
+            if fam is None:
+                fam = fams[name] = HistogramMetricFamily(name.removesuffix("_seconds") + "_seconds",
+                                                         DESCRIPTIONS.get(name, name), labels=sorted(labels))
+            cum, buckets = 0.0, []
+            for b in (*BUCKETS, "inf"):
+                cum += parts.get(f"b={b}", 0.0)
+                buckets.append(("+Inf" if b == "inf" else str(b), cum))
+            fam.add_metric([labels[k] for k in sorted(labels)], buckets, parts.get("sum", 0.0))
+        yield from fams.values()
