@@ -46,22 +46,22 @@ class _Base(BaseModel):
 class SlackSinkConfig(_Base):
     type: Literal["slack"] = "slack"
     webhook_url: str = Field(repr=False)  # the URL is the credential: keep it out of reprs and logs
-    timeout_s: float = Field(10, gt=0, le=120)
+    timeout_s: float = Field(default=10, gt=0, le=120)
     _url = field_validator("webhook_url")(_http_url)
 
 
 class EmailSinkConfig(_Base):
     type: Literal["email"] = "email"
     host: str
-    port: int = Field(25, ge=1, le=65535)
+    port: int = Field(default=25, ge=1, le=65535)
     ssl: bool = False
     starttls: bool = False
     username: str | None = None
-    password: str | None = Field(None, repr=False)
+    password: str | None = Field(default=None, repr=False)
     ca_file: str | None = None  # a private CA for the relay's certificate; None = system store
     sender: str
     to: list[str] = Field(min_length=1)
-    timeout_s: float = Field(20, gt=0, le=120)
+    timeout_s: float = Field(default=20, gt=0, le=120)
     domain: str = "marsad.local"  # right-hand side of Message-ID and List-Id
 
     _sender = field_validator("sender")(_address)
@@ -83,8 +83,8 @@ class EmailSinkConfig(_Base):
 class WebhookSinkConfig(_Base):
     type: Literal["webhook"] = "webhook"
     url: str = Field(repr=False)
-    secret: str | None = Field(None, repr=False)
-    timeout_s: float = Field(10, gt=0, le=120)
+    secret: str | None = Field(default=None, repr=False)
+    timeout_s: float = Field(default=10, gt=0, le=120)
     _url = field_validator("url")(_http_url)
 
 
