@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import string
 from typing import Any
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import redis
 
@@ -19,10 +21,14 @@ from feeds.dedup import (
 )
 
 # Layout (all under `prefix`, all binary-safe):
-#   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet "\n" article_id
+#   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet
+#   u:<bucket>:<shard>  hash  aid(6) → article id (kept apart: a long URL must not push the small
+#                             entries above out of the compact encoding)
 #   g:<bucket>:<shard>  hash  aid(6) → MinHash signature (48 bytes)
-#   f:<bucket>:<shard>  hash  fingerprint(8) → aid(6)
-#   b:<bucket>:<shard>  hash  band key(5) → aid(6)          (the LSH index: last writer wins)
+#   f:<bucket>:<shard>  hash  fingerprint bytes 3-8 → aid(6)   (bytes 1-2 pick the shard)
+#   b:<bucket>:<shard>  hash  band key bytes 3-6 → aid(6)     (the LSH index: last writer wins; 32 bits
+#                             within a shard of ~64 fields collide ~1e-8 of the time, and a candidate
+#                             is verified on its signature anyway)
 #   s:<story(6)>        hash  n → articles, f → first article id, o:<outlet> → 1   (stories of ≥ 2 only)
 # Articles are grouped into time buckets (window/7 long) and every bucket's hashes expire together
 # `window` after the bucket closes, so memory is bounded without a per-entry TTL. Many small hashes
@@ -45,9 +51,10 @@ local function find_a(aid)
   return nil, nil
 end
 local function parse(v)
-  local nl = string.find(v, '\n', 14, true)
-  return string.sub(v, 1, 1), string.sub(v, 2, 7), string.sub(v, 8, 13), string.sub(v, 14, nl - 1),
-         string.sub(v, nl + 1)
+  return string.sub(v, 1, 1), string.sub(v, 2, 7), string.sub(v, 8, 13), string.sub(v, 14)
+end
+local function article_id(aid, b)
+  return redis.call('HGET', key('u:', b, aid, small), aid) or false
 end
 -- outlets, article count and first article id of a story
 local function story_info(story)
@@ -61,15 +68,15 @@ local function story_info(story)
     end
     return outlets, n, first
   end
-  local v = find_a(story)
+  local v, b = find_a(story)
   if not v then return {}, 0, false end
-  local _, _, _, outlet, id = parse(v)
-  return {outlet}, 1, id
+  local _, _, _, outlet = parse(v)
+  return {outlet}, 1, article_id(story, b)
 end
 """
 
 _ASSIGN = _PRELUDE + r"""
-local aid, article_id, outlet = ARGV[5], ARGV[6], ARGV[7]
+local aid, id, outlet = ARGV[5], ARGV[6], ARGV[7]
 local fp, sig, bands = ARGV[8], ARGV[9], ARGV[10]
 local ttl, bands_n = tonumber(ARGV[11]), tonumber(ARGV[12])
 local need_cross, need_same = tonumber(ARGV[13]), tonumber(ARGV[14])
@@ -80,8 +87,8 @@ local function reply(outcome, story, dup)
   local outlets, n, first = story_info(story)
   local dup_id = false
   if dup ~= NONE then
-    local v = find_a(dup)
-    if v then local _, _, _, _, id = parse(v); dup_id = id end
+    local v, b = find_a(dup)
+    if v then dup_id = article_id(dup, b) end
   end
   return {outcome, story, dup_id, n, outlets}
 end
@@ -96,7 +103,7 @@ end
 local outcome, story, dup = 'n', aid, NONE
 -- 2. exact copy: same normalised text
 for b = bucket, bucket - nbuckets, -1 do
-  local cand = redis.call('HGET', key('f:', b, fp, small), fp)
+  local cand = redis.call('HGET', key('f:', b, fp, small), string.sub(fp, 3))
   if cand then
     local v = find_a(cand)
     if v then
@@ -111,7 +118,7 @@ if outcome == 'n' and #sig > 0 then
   local seen, best = {}, -1
   for i = 0, #bands / 7 - 1 do
     local band = string.sub(bands, i * 7 + 1, i * 7 + 7)
-    local field = string.sub(band, 3)
+    local field = string.sub(band, 3, 6)
     for b = bucket, bucket - nbuckets, -1 do
       local cand = redis.call('HGET', key('b:', b, band, bands_n), field)
       if cand and not seen[cand] then
@@ -140,13 +147,14 @@ local function put(k, field, value)
   redis.call('HSET', k, field, value)
   redis.call('EXPIRE', k, ttl)
 end
-put(key('a:', bucket, aid, small), aid, outcome .. story .. dup .. outlet .. '\n' .. article_id)
-put(key('f:', bucket, fp, small), fp, aid)
+put(key('a:', bucket, aid, small), aid, outcome .. story .. dup .. outlet)
+put(key('u:', bucket, aid, small), aid, id)
+put(key('f:', bucket, fp, small), string.sub(fp, 3), aid)
 if #sig > 0 then
   put(key('g:', bucket, aid, small), aid, sig)
   for i = 0, #bands / 7 - 1 do
     local band = string.sub(bands, i * 7 + 1, i * 7 + 7)
-    put(key('b:', bucket, band, bands_n), string.sub(band, 3), aid)
+    put(key('b:', bucket, band, bands_n), string.sub(band, 3, 6), aid)
   end
 end
 if outcome ~= 'n' then
@@ -174,6 +182,25 @@ _OUTCOMES: dict[bytes, Outcome] = {b"n": "new", b"d": "duplicate", b"m": "near_d
 def article_key(article_id: str) -> bytes:
     """The 6-byte key an article is stored under (48 bits: collisions ~1e-5 over 100,000 articles)."""
     return hashlib.blake2b(article_id.encode(), digest_size=6).digest()
+
+
+# Every printable ASCII character but "%": re-quoting with this escapes exactly the non-ASCII bytes.
+_ASCII_SAFE = "".join(c for c in string.punctuation + string.ascii_letters + string.digits if c != "%")
+
+
+def pack_id(article_id: str) -> bytes:
+    """An article id as stored: percent-decoded when that is lossless (Arabic URLs shrink ~2.5×)."""
+    raw = unquote_to_bytes(article_id)
+    if raw != article_id.encode() and quote_from_bytes(raw, safe=_ASCII_SAFE) == article_id:
+        return b"\x01" + raw
+    return article_id.encode()
+
+
+def unpack_id(stored: bytes) -> str:
+    """The article id `pack_id` stored."""
+    if stored[:1] == b"\x01":
+        return quote_from_bytes(stored[1:], safe=_ASCII_SAFE)
+    return stored.decode()
 
 
 class RedisStoryStore:
@@ -205,14 +232,12 @@ class RedisStoryStore:
     def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch,
                now: float) -> StoryAssignment:
         """File the article into a story in one atomic step; re-running it returns the same story."""
-        if "\n" in outlet:
-            raise ValueError("outlet must not contain a newline")
         bucket = int(now // self.bucket_s)
         # A relative TTL from the caller's clock (not EXPIREAT): the bucket closes, then lives a window.
         ttl = max(1, math.ceil((bucket + 1) * self.bucket_s + self.window_s - now))
         fp = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()  # any string → 8 bytes
         res = self._assign(args=[
-            *self._common(now), article_key(article_id), article_id, outlet, fp,
+            *self._common(now), article_key(article_id), pack_id(article_id), outlet, fp,
             sketch.signature, b"".join(sketch.bands), ttl, self.band_shards,
             self.need_cross, self.need_same, self.window_s + self.bucket_s,
         ])
@@ -220,7 +245,7 @@ class RedisStoryStore:
         return StoryAssignment(
             story_id=bytes(story).hex(),
             outcome=_OUTCOMES[bytes(outcome)],
-            duplicate_of=bytes(dup).decode() if dup else None,
+            duplicate_of=unpack_id(bytes(dup)) if dup else None,
             outlets=tuple(sorted(bytes(o).decode() for o in outlets)),
             articles=int(n),
         )
@@ -234,4 +259,4 @@ class RedisStoryStore:
         if not n:
             return None
         return StoryInfo(story_id, tuple(sorted(bytes(o).decode() for o in outlets)), int(n),
-                         bytes(first).decode() if first else None)
+                         unpack_id(bytes(first)) if first else None)

@@ -121,3 +121,18 @@ def test_racing_workers_file_two_copies_into_one_story(redis_server) -> None:  #
         clients[0].flushdb()
         for c in clients:
             c.close()
+
+
+def test_arabic_url_ids_are_stored_compactly_and_returned_verbatim(redis_client: redis.Redis) -> None:
+    from feeds.dedup import canonical_url
+    from workers.story_store import pack_id, unpack_id
+
+    url = canonical_url("https://www.alarabiya.net/ar/2018/02/18/هكذا-تحالفت-أحلام.html?id=%2F1")
+    plain = canonical_url("https://www.alarabiya.net/ar/2018/02/18/هكذا-تحالفت-أحلام.html")
+    for u in (url, plain, "guid:feed:123"):
+        assert unpack_id(pack_id(u)) == u
+    assert len(pack_id(plain)) < 0.6 * len(plain)
+    store = RedisStoryStore(redis_client)
+    put(store, plain, "a", STORY)
+    b = put(store, "https://b.example/2", "b", STORY)
+    assert b.duplicate_of == plain
