@@ -231,7 +231,7 @@ def render_email(alert: Alert, sender: str, to: Sequence[str], domain: str = "ma
     text = [title, ""] + [f"{k}: {v}" for k, v in meta]
     if parts:
         text += ["", "".join(f"*{t}*" if bold else t for t, bold in parts).strip()]
-    text += ["", url or "(no valid link)", "", "-- Marsad"]
+    text += ["", url or "(no valid link)", "", "-- ", "Marsad"]  # "-- " line: the standard signature marker
     msg.set_content("\n".join(text) + "\n")
     rtl = is_arabic(title) or is_arabic(alert.sentence)
     d = ' dir="rtl" lang="ar"' if rtl else ' dir="ltr"'

@@ -7,7 +7,10 @@ import email.policy
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +32,8 @@ from feeds.alerts import (
 )
 from feeds.models import Alert, EntityHit
 
-SEED = Path(__file__).parent.parent / "fixtures" / "seed" / "000_ac810ad0bcec6acb.txt"
+REPO = Path(__file__).parent.parent.parent
+SEED = REPO / "tests" / "fixtures" / "seed" / "000_ac810ad0bcec6acb.txt"
 HOSTILE = [
     "<!channel> عاجل",
     "&lt;!here&gt; عاجل",
@@ -211,6 +215,16 @@ def test_email_message_id_is_stable_per_watch_story_and_recipients() -> None:
     msg = render_email(a, "m@e.org", ["x@e.org"], domain="m.org")
     assert msg["Message-ID"] == message_id(a, ["x@e.org"], "m.org")
     assert msg["List-Id"] == "Idlib <idlib.m.org>"
+
+
+def test_email_message_id_is_the_same_in_another_process() -> None:
+    """A retry runs in another worker process, with another str-hash seed: the id must not depend on it."""
+    code = ("from feeds.models import Alert; from feeds.alerts import message_id; "
+            "a = Alert('idlib', 'Idlib', 'high', 's1', 'https://x.org', 't', 'f', 'F', None); "
+            "print(message_id(a, ['c@e.org', 'a@e.org', 'b@e.org', 'd@e.org'], 'm.org'))")
+    ids = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, cwd=REPO,
+                          capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(ids) == 1 and next(iter(ids)).startswith("<marsad.")
 
 
 def test_webhook_signature_is_hmac_of_timestamp_and_body() -> None:
