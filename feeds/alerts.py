@@ -49,13 +49,8 @@ _SEVERITY_EMOJI = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle
 
 def clean(text: str, *, strip: bool = True) -> str:
     """Untrusted text → one safe line: HTML entities decoded, bidi controls dropped, controls → spaces."""
-    t = _CONTROLS.sub(" ", html.unescape(text).translate(_BIDI_CONTROLS))
-    t = _SPACES.sub(" ", t)
+    t = _SPACES.sub(" ", _CONTROLS.sub(" ", html.unescape(text).translate(_BIDI_CONTROLS)))
     return t.strip() if strip else t
-
-
-def is_arabic(text: str) -> bool:
-    return bool(_ARABIC.search(text))
 
 
 def safe_url(url: str) -> str | None:
@@ -121,10 +116,6 @@ def _fit(text: str, room: int) -> tuple[str, bool]:
     return ("".join(out).rstrip() + "…" if room >= 1 else ""), True
 
 
-def _slack_fit(text: str, limit: int) -> str:
-    return _fit(text, limit)[0]
-
-
 def _mrkdwn_sentence(parts: list[tuple[str, bool]], limit: int) -> str:
     """The sentence as mrkdwn with matches in *bold*, escaped, at most `limit` characters."""
     out, used = [], 0
@@ -149,12 +140,12 @@ def _when(published: str | None) -> str:
         return clean(published)[:40]
 
 
-def _entity_lines(alert: Alert, bullet: str) -> list[tuple[str, str]]:
+def _entity_lines(alert: Alert) -> list[tuple[str, str]]:
     out = []
     for label, hits in (("Regions", alert.regions), ("Places", alert.places), ("Actors", alert.actors)):
         if hits:
             names = [entity_label(h) for h in hits[:MAX_ENTITIES]]
-            more = f" {bullet} +{len(hits) - MAX_ENTITIES} more" if len(hits) > MAX_ENTITIES else ""
+            more = f" · +{len(hits) - MAX_ENTITIES} more" if len(hits) > MAX_ENTITIES else ""
             out.append((label, ", ".join(names) + more))
     return out
 
@@ -167,21 +158,21 @@ def render_slack(alert: Alert) -> dict[str, Any]:
         source += f" · {alert.outlets} outlets"
     severity = alert.severity.lower()
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _slack_fit(title, SLACK_HEADER_MAX),
+        {"type": "header", "text": {"type": "plain_text", "text": _fit(title, SLACK_HEADER_MAX)[0],
                                     "emoji": False}},
-        {"type": "context", "elements": [{"type": "plain_text", "text": _slack_fit(source, SLACK_FIELD_MAX),
+        {"type": "context", "elements": [{"type": "plain_text", "text": _fit(source, SLACK_FIELD_MAX)[0],
                                           "emoji": False}]},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "verbatim": True, "text": "*Watch*\n" + _slack_fit(
-                clean(alert.watch_name).translate(_MRKDWN_LOOKALIKES), SLACK_FIELD_MAX - 10)},
+            {"type": "mrkdwn", "verbatim": True, "text": "*Watch*\n" + _fit(
+                clean(alert.watch_name).translate(_MRKDWN_LOOKALIKES), SLACK_FIELD_MAX - 10)[0]},
             {"type": "mrkdwn", "verbatim": True,
              "text": f"*Severity*\n{_SEVERITY_EMOJI.get(severity, '')} {slack_escape(severity[:9].upper())}"},
         ]},
     ]
-    lines = [f"*{label}:* {text.translate(_MRKDWN_LOOKALIKES)}" for label, text in _entity_lines(alert, "·")]
+    lines = [f"*{label}:* {text.translate(_MRKDWN_LOOKALIKES)}" for label, text in _entity_lines(alert)]
     if lines:  # the labels hold no & < >, so escaping the whole text only touches entity names
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "verbatim": True,
-                                                   "text": _slack_fit("\n".join(lines), SLACK_SECTION_MAX)}})
+                                                   "text": _fit("\n".join(lines), SLACK_SECTION_MAX)[0]}})
     parts = segments(alert.sentence, alert.highlights)
     if "".join(t for t, _ in parts).strip():
         blocks.append({"type": "section", "text": {
@@ -192,7 +183,7 @@ def render_slack(alert: Alert) -> dict[str, Any]:
             "type": "button", "action_id": "open_article", "url": url,
             "text": {"type": "plain_text", "text": "Open article", "emoji": False}}]})
     fallback = f"[{severity}] {clean(alert.watch_name)}: {title} ({clean(alert.feed_name) or alert.feed_id})"
-    return {"text": _slack_fit(fallback, SLACK_SECTION_MAX), "blocks": blocks[:SLACK_BLOCKS_MAX],
+    return {"text": _fit(fallback, SLACK_SECTION_MAX)[0], "blocks": blocks[:SLACK_BLOCKS_MAX],
             "unfurl_links": False, "unfurl_media": False}
 
 
@@ -207,37 +198,52 @@ def _label(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-.").lower()
 
 
+def _watch(alert: Alert) -> str:
+    return clean(alert.watch_name) or alert.watch_id
+
+
+def subject(alert: Alert) -> str:
+    """'[HIGH] Idlib: <title>' on one cleaned line, for email subjects and push titles."""
+    text = f"[{alert.severity.upper()}] {_watch(alert)}: {clean(alert.title) or '(untitled)'}"
+    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 1] + "…"
+
+
+def _meta(alert: Alert) -> list[tuple[str, str]]:
+    meta = [("Source", f"{clean(alert.feed_name) or alert.feed_id} · {_when(alert.published)}"),
+            ("Watch", f"{_watch(alert)} · {alert.severity}"), *_entity_lines(alert)]
+    return meta + ([("Outlets", str(alert.outlets))] if alert.outlets > 1 else [])
+
+
+def render_plain(alert: Alert) -> str:
+    """A few plain lines (title, metadata, the sentence with *match*, the link): email text part, Apprise."""
+    parts = segments(alert.sentence, alert.highlights)
+    text = [clean(alert.title) or "(untitled)", ""] + [f"{k}: {v}" for k, v in _meta(alert)]
+    if parts:
+        text += ["", "".join(f"*{t}*" if bold else t for t, bold in parts).strip()]
+    return "\n".join([*text, "", safe_url(alert.url) or "(no valid link)"]) + "\n"
+
+
 def render_email(alert: Alert, sender: str, to: Sequence[str], domain: str = "marsad.local") -> EmailMessage:
     """Multipart text + HTML (RTL for Arabic); every header built from cleaned, single-line text."""
     title = clean(alert.title) or "(untitled)"
-    watch = clean(alert.watch_name) or alert.watch_id
-    subject = f"[{alert.severity.upper()}] {watch}: {title}"
     msg = EmailMessage()
-    msg["Subject"] = subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1] + "…"
+    msg["Subject"] = subject(alert)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Message-ID"] = message_id(alert, to, domain)
-    list_name = re.sub(r'[<>"\\]', "", watch)
+    list_name = re.sub(r'[<>"\\]', "", _watch(alert))
     msg["List-Id"] = f"{list_name} <{_label(alert.watch_id) or 'watch'}.{_label(domain)}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not reply
     msg["X-Marsad-Watch"] = _label(alert.watch_id)
     msg["X-Marsad-Story"] = _label(alert.story_id)
+    msg.set_content(render_plain(alert) + "\n-- \nMarsad\n")  # "-- " line: the standard signature marker
     parts = segments(alert.sentence, alert.highlights)
     url = safe_url(alert.url)
-    meta = [("Source", f"{clean(alert.feed_name) or alert.feed_id} · {_when(alert.published)}"),
-            ("Watch", f"{watch} · {alert.severity}"), *_entity_lines(alert, "·")]
-    if alert.outlets > 1:
-        meta.append(("Outlets", str(alert.outlets)))
-    text = [title, ""] + [f"{k}: {v}" for k, v in meta]
-    if parts:
-        text += ["", "".join(f"*{t}*" if bold else t for t, bold in parts).strip()]
-    text += ["", url or "(no valid link)", "", "-- ", "Marsad"]  # "-- " line: the standard signature marker
-    msg.set_content("\n".join(text) + "\n")
-    rtl = is_arabic(title) or is_arabic(alert.sentence)
+    rtl = bool(_ARABIC.search(title) or _ARABIC.search(alert.sentence))
     d = ' dir="rtl" lang="ar"' if rtl else ' dir="ltr"'
     e = html.escape
     head = f'<a href="{e(url)}">{e(title)}</a>' if url else e(title)
-    rows = "".join(f"<tr><th align=\"left\">{e(k)}</th><td>{e(v)}</td></tr>" for k, v in meta)
+    rows = "".join(f"<tr><th align=\"left\">{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _meta(alert))
     sentence = "".join(f"<strong>{e(t)}</strong>" if bold else e(t) for t, bold in parts).strip()
     body = (f"<!DOCTYPE html><html{d}><head><meta charset=\"utf-8\"><title>{e(title)}</title></head>"
             f"<body{d}><h2{d}>{head}</h2><p{d}>{sentence}</p>"
@@ -273,13 +279,9 @@ def render_webhook(alert: Alert, secret: str | None, now: float) -> tuple[bytes,
 
 def escape_controls(text: str) -> str:
     """Control and invisible format characters shown as \\n, \\x1b, \\u202e (RLM/ALM/ZWNJ kept)."""
-    out = []
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in _KEEP_FORMAT:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in _KEEP_FORMAT else ch
+                   for ch in text)
 
 
 def render_text(alert: Alert) -> str:

@@ -15,7 +15,7 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from feeds.alerts import render_email, render_slack, render_text, render_webhook
+from feeds.alerts import render_email, render_plain, render_slack, render_text, render_webhook, subject
 from feeds.errors import Permanent, Transient
 from feeds.models import Alert, Severity
 
@@ -257,9 +257,9 @@ class AppriseSink:
         for url in self.config.urls:
             if not notifier.add(url):
                 raise Permanent("apprise: a URL is not supported or malformed")
-        title = render_text(alert).split(": ", 1)[0]
+        # body_format "text": each Apprise plugin escapes it for its own service (Telegram HTML, Matrix …).
         # Apprise reports only success/failure per service, so a failure may be worth a retry.
-        if not notifier.notify(title=title, body=render_text(alert), body_format="text"):
+        if not notifier.notify(title=subject(alert), body=render_plain(alert), body_format="text"):
             raise Transient("apprise: at least one service failed")
 
 

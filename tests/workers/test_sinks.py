@@ -370,6 +370,25 @@ def test_log_sink_writes_one_alert_sent_event_with_escaped_text() -> None:
     assert "\n" not in event["text"] and "\\n" in event["text"] and "\\x1b" in event["text"]
 
 
+def test_apprise_delivers_through_its_json_plugin(receiver: Receiver) -> None:
+    pytest.importorskip("apprise")
+    url = receiver.url.replace("http://", "json://")
+    build_sink("phones", AppriseSinkConfig(urls=[url])).send(ALERT)
+    [req] = receiver.requests
+    data = json.loads(req.body)
+    assert data["title"] == "[HIGH] Idlib: بوتين يبحث مع أردوغان الأوضاع في <!channel> إدلب"
+    assert "*إدلب*" in data["message"] and "https://www.example.org/news/putin-erdogan" in data["message"]
+
+
+def test_apprise_service_failure_is_transient_and_bad_url_permanent(receiver: Receiver) -> None:
+    pytest.importorskip("apprise")
+    receiver.answers.append((500, {}, b""))
+    with pytest.raises(Transient):
+        build_sink("phones", AppriseSinkConfig(urls=[receiver.url.replace("http://", "json://")])).send(ALERT)
+    with pytest.raises(Permanent):
+        build_sink("phones", AppriseSinkConfig(urls=["nosuchservice://x"])).send(ALERT)
+
+
 def test_apprise_missing_is_permanent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "apprise", None)  # importing it now raises ImportError
     with pytest.raises(Permanent) as exc:
