@@ -11,6 +11,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 import redis
 
 from feeds.dedup import (
+    BANDS,
     BINS,
     NEAR_DUP_THRESHOLD,
     SAME_OUTLET_THRESHOLD,
@@ -22,9 +23,10 @@ from feeds.dedup import (
 
 # Layout (all under `prefix`, all binary-safe):
 #   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet
-#   u:<bucket>:<shard>  hash  aid(6) → article id (kept apart: a long URL must not push the small
-#                             entries above out of the compact encoding)
-#   g:<bucket>:<shard>  hash  aid(6) → MinHash signature (48 bytes)
+#   u:<bucket>:<shard>  hash  aid(6) chunk(1) → ≤ 64 bytes of the article id (a long URL in one value
+#                             would push its whole hash out of the compact encoding: Redis' default
+#                             hash-max-ziplist-value is 64)
+#   g:<bucket>:<shard>  hash  aid(6) → MinHash signature (32 bytes)
 #   f:<bucket>:<shard>  hash  fingerprint bytes 3-8 → aid(6)   (bytes 1-2 pick the shard)
 #   b:<bucket>:<shard>  hash  band key bytes 3-6 → aid(6)     (the LSH index: last writer wins; 32 bits
 #                             within a shard of ~64 fields collide ~1e-8 of the time, and a candidate
@@ -40,6 +42,7 @@ local P = ARGV[1]
 local bucket = tonumber(ARGV[2])
 local nbuckets = tonumber(ARGV[3])
 local small = tonumber(ARGV[4])
+local id_shards = tonumber(ARGV[5])
 local function shard(s, n) return (string.byte(s, 1) * 256 + string.byte(s, 2)) % n end
 local function key(kind, b, s, n) return P .. kind .. b .. ':' .. shard(s, n) end
 -- the article entry of aid, newest bucket first: value, bucket
@@ -54,7 +57,14 @@ local function parse(v)
   return string.sub(v, 1, 1), string.sub(v, 2, 7), string.sub(v, 8, 13), string.sub(v, 14)
 end
 local function article_id(aid, b)
-  return redis.call('HGET', key('u:', b, aid, small), aid) or false
+  local k, parts = key('u:', b, aid, id_shards), {}
+  for i = 0, 255 do
+    local part = redis.call('HGET', k, aid .. string.char(i))
+    if not part then break end
+    parts[#parts + 1] = part
+  end
+  if #parts == 0 then return false end
+  return table.concat(parts)
 end
 -- outlets, article count and first article id of a story
 local function story_info(story)
@@ -76,11 +86,11 @@ end
 """
 
 _ASSIGN = _PRELUDE + r"""
-local aid, id, outlet = ARGV[5], ARGV[6], ARGV[7]
-local fp, sig, bands = ARGV[8], ARGV[9], ARGV[10]
-local ttl, bands_n = tonumber(ARGV[11]), tonumber(ARGV[12])
-local need_cross, need_same = tonumber(ARGV[13]), tonumber(ARGV[14])
-local story_ttl = tonumber(ARGV[15])
+local aid, id, outlet = ARGV[6], ARGV[7], ARGV[8]
+local fp, sig, bands = ARGV[9], ARGV[10], ARGV[11]
+local ttl, bands_n = tonumber(ARGV[12]), tonumber(ARGV[13])
+local need_cross, need_same = tonumber(ARGV[14]), tonumber(ARGV[15])
+local story_ttl = tonumber(ARGV[16])
 local NONE = '\0\0\0\0\0\0'
 
 local function reply(outcome, story, dup)
@@ -148,7 +158,9 @@ local function put(k, field, value)
   redis.call('EXPIRE', k, ttl)
 end
 put(key('a:', bucket, aid, small), aid, outcome .. story .. dup .. outlet)
-put(key('u:', bucket, aid, small), aid, id)
+for i = 0, math.ceil(#id / 64) - 1 do
+  put(key('u:', bucket, aid, id_shards), aid .. string.char(i), string.sub(id, i * 64 + 1, i * 64 + 64))
+end
 put(key('f:', bucket, fp, small), string.sub(fp, 3), aid)
 if #sig > 0 then
   put(key('g:', bucket, aid, small), aid, sig)
@@ -172,7 +184,7 @@ return reply(outcome, story, dup)
 """
 
 _STORY = _PRELUDE + r"""
-local outlets, n, first = story_info(ARGV[5])
+local outlets, n, first = story_info(ARGV[6])
 return {n, first, outlets}
 """
 
@@ -216,10 +228,14 @@ class RedisStoryStore:
         self.bucket_s = max(1, self.window_s // 7)
         self.nbuckets = math.ceil(self.window_s / self.bucket_s)
         per_bucket = max(1.0, articles_per_day * self.bucket_s / 86400)
-        # Shard counts aim at ~64 fields per hash at the expected volume: well inside the 128 that
-        # keeps a hash in its compact encoding, with room for bursts of twice the volume.
-        self.shards = max(1, math.ceil(per_bucket / 64))
-        self.band_shards = max(1, math.ceil(per_bucket * 10 / 64))
+        # Shard counts aim at ~80 fields per hash at the expected volume: inside the 128 that keeps a
+        # hash in its compact encoding (Redis' hash-max-ziplist-entries) with room for +50% bursts, and
+        # few enough keys that their ~150 bytes of overhead each stay a small share per article.
+        # "a", "g", "f" hold one field per article, "u" about two, "b" one per band.
+        self.shards = max(1, math.ceil(per_bucket / 80))
+        self.band_shards = max(1, math.ceil(per_bucket * BANDS / 80))
+        # ids: one 64-byte chunk for a short id, three for a typical percent-decoded Arabic URL
+        self.id_shards = max(1, math.ceil(per_bucket * 2 / 80))
         self.need_cross = math.ceil(NEAR_DUP_THRESHOLD * BINS - 1e-9)
         self.need_same = math.ceil(SAME_OUTLET_THRESHOLD * BINS - 1e-9)
         self._assign = client.register_script(_ASSIGN)
@@ -227,7 +243,7 @@ class RedisStoryStore:
 
     def _common(self, now: float) -> list[Any]:
         bucket = int(now // self.bucket_s)
-        return [self.prefix, bucket, self.nbuckets, self.shards]
+        return [self.prefix, bucket, self.nbuckets, self.shards, self.id_shards]
 
     def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch,
                now: float) -> StoryAssignment:

@@ -1,0 +1,361 @@
+"""Dedup evaluation: precision/recall of "same story" on real pairs, syndicated variants, hard negatives.
+
+Run: .venv/bin/python bench/dedup_eval.py           (reads tests/fixtures/dedup/pairs.json.gz)
+     .venv/bin/python bench/dedup_eval.py --build   (rebuilds that fixture from ../shared/corpus)
+The labelled pairs below were found by shared 3-shingles within 36 h (cross-outlet) or on the same day,
+sampled across similarity levels, and judged by reading titles and leads. Text: ANT corpus v2.1
+(Chouigui, Ben Khiroun, Elayeb, AICCSA 2017); news text © the outlets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import feeds.dedup as dd
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "dedup" / "pairs.json.gz"
+CORPUS = REPO.parent / "shared" / "corpus" / "ant-v2.1-dev.jsonl.gz"
+
+# Same story, read and judged by title and lead (cross-outlet unless both ids share a prefix).
+SAME = [
+    ("SK-sport-1709-20180617", "FR-internationalNews-1871-20180617"),
+    ("AL-internationalNews-1059-20180508", "FR-middleEast-424-20180508"),
+    ("SK-middleEast-557-20180325", "CN-middleEast-373-20180325"),
+    ("AL-economy-951-20180706", "FR-internationalNews-2186-20180706"),
+    ("BB-culture-181-20180530", "FR-culture-89-20180530"),
+    ("SK-internationalNews-44-20180220", "FR-middleEast-25-20180220"),
+    ("AL-internationalNews-926-20180416", "SK-middleEast-1047-20180416"),
+    ("AL-internationalNews-1032-20180507", "FR-middleEast-417-20180507"),
+    ("AL-internationalNews-1515-20180608", "FR-internationalNews-1710-20180608"),
+    ("AL-culture-130-20180305", "FR-culture-22-20180305"),
+    ("BB-middleEast-457-20180506", "FR-middleEast-411-20180506"),
+    ("AL-internationalNews-1250-20180520", "SK-middleEast-1830-20180520"),
+    ("SK-middleEast-265-20180313", "FR-internationalNews-394-20180312"),
+    ("SK-middleEast-2109-20180602", "CN-middleEast-1085-20180603"),
+    ("AL-internationalNews-1937-20180715", "SK-technology-1101-20180715"),
+    ("FR-internationalNews-1361-20180521", "CN-middleEast-989-20180521"),
+    ("SK-middleEast-1680-20180509", "FR-middleEast-432-20180509"),
+    ("AL-internationalNews-1742-20180623", "SK-internationalNews-2279-20180623"),
+    ("AL-internationalNews-1581-20180612", "FR-internationalNews-1785-20180613"),
+    ("SK-economy-1399-20181008", "CN-economy-375-20181008"),
+    ("SK-technology-406-20180413", "FR-internationalNews-718-20180413"),
+    ("AL-technology-243-20180514", "SK-technology-675-20180514"),
+    ("AL-internationalNews-1038-20180507", "SK-internationalNews-1414-20180507"),
+    ("AL-economy-776-20180608", "SK-economy-748-20180608"),
+    ("SK-middleEast-1798-20180518", "FR-internationalNews-1315-20180518"),
+    ("AL-sport-2016-20180617", "SK-sport-1706-20180617"),
+    ("AL-internationalNews-703-20180331", "SK-middleEast-683-20180331"),
+    ("SK-sport-2431-20180809", "FR-internationalNews-2639-20180809"),
+    ("AL-technology-192-20180426", "FR-internationalNews-937-20180426"),
+    ("SK-sport-2431-20180809", "FR-sport-291-20180809"),
+    ("SK-internationalNews-246-20180309", "FR-middleEast-129-20180310"),
+    ("AL-internationalNews-978-20180502", "SK-internationalNews-1308-20180502"),
+    ("AL-sport-1573-20180516", "SK-sport-1203-20180516"),
+    ("SK-economy-605-20180520", "FR-economy-37-20180520"),
+    ("AL-sport-690-20180317", "SK-sport-314-20180317"),
+    ("SK-sport-2275-20180720", "FR-internationalNews-2403-20180720"),
+    ("SK-internationalNews-2505-20180706", "FR-internationalNews-2183-20180706"),
+    ("AL-internationalNews-404-20180309", "SK-internationalNews-232-20180309"),
+    ("AL-internationalNews-1299-20180524", "FR-internationalNews-1409-20180524"),
+    ("AL-sport-158-20180221", "SK-sport-61-20180221"),
+    ("AL-internationalNews-814-20180405", "SK-internationalNews-808-20180405"),
+    ("SK-sport-1483-20180605", "FR-sport-135-20180605"),
+    ("SK-technology-755-20180525", "FR-internationalNews-1445-20180525"),
+    ("AL-internationalNews-1109-20180511", "SK-internationalNews-1520-20180511"),
+    ("SK-economy-417-20180424", "CN-economy-85-20180425"),
+    ("AL-internationalNews-2019-20180722", "FR-internationalNews-2441-20180722"),
+    ("AL-economy-691-20180530", "SK-economy-675-20180530"),
+    ("SK-internationalNews-3056-20180817", "FR-internationalNews-2752-20180817"),
+    ("AL-internationalNews-716-20180331", "SK-internationalNews-702-20180331"),
+    ("AL-sport-1079-20180404", "SK-sport-564-20180404"),
+    ("SK-middleEast-2731-20180703", "FR-middleEast-724-20180703"),
+    ("SK-middleEast-1319-20180429", "FR-internationalNews-993-20180429"),
+    ("AL-economy-785-20180610", "SK-economy-757-20180610"),
+    ("AL-internationalNews-1905-20180712", "SK-middleEast-2860-20180712"),
+    ("AL-internationalNews-964-20180503", "SK-internationalNews-1322-20180502"),
+    ("AL-internationalNews-183-20180224", "SK-internationalNews-119-20180224"),
+    ("SK-sport-299-20180316", "FR-sport-42-20180316"),
+    ("AL-sport-307-20180228", "SK-sport-170-20180228"),
+    ("AL-sport-1585-20180517", "SK-sport-1214-20180517"),
+    ("AL-sport-283-20180227", "SK-sport-138-20180227"),
+    ("AL-sport-589-20180313", "SK-sport-246-20180313"),
+    ("AL-sport-756-20180320", "SK-sport-342-20180320"),
+    ("AL-economy-300-20180324", "SK-internationalNews-558-20180324"),
+    ("AL-internationalNews-730-20180401", "SK-internationalNews-712-20180331"),
+    ("AL-economy-424-20180411", "SK-economy-334-20180411"),
+    ("AL-economy-468-20180503", "SK-internationalNews-1325-20180503"),
+    ("AL-sport-1420-20180505", "SK-sport-1004-20180505"),
+    ("AL-internationalNews-800-20180405", "SK-internationalNews-807-20180405"),
+    ("AL-internationalNews-852-20180409", "SK-internationalNews-865-20180409"),
+    ("AL-economy-709-20180602", "FR-internationalNews-1583-20180602"),
+    ("AL-internationalNews-1510-20180608", "FR-internationalNews-1701-20180608"),
+    ("AL-internationalNews-154-20180222", "SK-internationalNews-91-20180222"),
+    ("AL-sport-1326-20180415", "SK-sport-725-20180415"),
+    ("BB-middleEast-880-20180812", "FR-internationalNews-2683-20180812"),
+    ("SK-middleEast-35-20180223", "BB-middleEast-83-20180223"),
+    ("SK-middleEast-35-20180223", "SK-middleEast-39-20180223"),
+]
+# Different stories on the same topic within a day or two (Idlib, Ghouta truce, CNN same-day).
+DIFFERENT = [
+    ("SK-internationalNews-1256-20180429", "FR-internationalNews-998-20180429"),
+    ("SK-middleEast-1378-20180501", "CN-middleEast-782-20180502"),
+    ("AL-internationalNews-1223-20180518", "SK-internationalNews-1632-20180518"),
+    ("AL-internationalNews-609-20180325", "SK-internationalNews-569-20180325"),
+    ("SK-internationalNews-1918-20180602", "FR-internationalNews-1579-20180601"),
+    ("SK-middleEast-2109-20180602", "CN-middleEast-1091-20180603"),
+    ("CN-internationalNews-490-20180814", "CN-internationalNews-503-20180814"),
+    ("BB-middleEast-1004-20181001", "BB-middleEast-1052-20181002"),
+    ("CN-economy-258-20180903", "CN-economy-260-20180903"),
+    ("CN-middleEast-1231-20180816", "CN-middleEast-1232-20180816"),
+    ("SK-middleEast-572-20180326", "SK-middleEast-574-20180326"),
+    ("CN-internationalNews-615-20181002", "CN-internationalNews-637-20181003"),
+    ("CN-middleEast-1512-20181013", "CN-middleEast-1513-20181013"),
+    ("CN-middleEast-1522-20181014", "CN-middleEast-1525-20181014"),
+    ("CN-internationalNews-496-20180815", "CN-internationalNews-500-20180814"),
+    ("SK-middleEast-1798-20180518", "SK-middleEast-1802-20180518"),
+    ("CN-middleEast-1361-20180912", "CN-middleEast-1362-20180912"),
+    ("CN-internationalNews-490-20180814", "CN-internationalNews-496-20180815"),
+    ("CN-economy-166-20180812", "CN-economy-168-20180812"),
+    ("CN-middleEast-1592-20181017", "CN-middleEast-1595-20181018"),
+    ("SK-middleEast-2240-20180608", "SK-middleEast-2242-20180608"),
+    ("SK-middleEast-2288-20180610", "SK-middleEast-2301-20180610"),
+    ("SK-middleEast-3352-20180812", "BB-middleEast-880-20180812"),
+    ("SK-middleEast-3352-20180812", "FR-internationalNews-2683-20180812"),
+    ("SK-middleEast-3403-20180814", "FR-middleEast-929-20180814"),
+    ("SK-middleEast-3403-20180814", "CN-middleEast-1194-20180814"),
+    ("FR-middleEast-929-20180814", "CN-middleEast-1194-20180814"),
+    ("SK-middleEast-11-20180222", "SK-middleEast-25-20180222"),
+    ("SK-middleEast-35-20180223", "BB-middleEast-78-20180223"),
+    ("SK-middleEast-35-20180223", "CN-middleEast-76-20180223"),
+    ("BB-middleEast-78-20180223", "BB-middleEast-83-20180223"),
+    ("BB-middleEast-78-20180223", "CN-middleEast-76-20180223"),
+    ("SK-middleEast-14-20180222", "CN-middleEast-62-20180222"),
+    ("SK-middleEast-62-20180225", "CN-middleEast-92-20180225"),
+]
+# The same outlet publishing one article under two section URLs (exact/near-exact copies).
+REPUBLISHED = [
+    ("FR-internationalNews-2364-20180718", "FR-economy-67-20180718"),
+    ("SK-internationalNews-1451-20180508", "SK-internationalNews-1474-20180508"),
+    ("FR-internationalNews-2465-20180727", "FR-economy-68-20180727"),
+    ("FR-internationalNews-2353-20180717", "FR-sport-269-20180717"),
+    ("FR-middleEast-615-20180611", "FR-internationalNews-1752-20180611"),
+    ("FR-middleEast-603-20180607", "FR-internationalNews-1694-20180607"),
+]
+N_SYNTHETIC = 25  # base articles for the syndication variants
+N_RANDOM = 60  # unread same-day, same-section pairs from different outlets (volume negatives)
+
+DATELINES = ["القاهرة (رويترز) - ", "بيروت - أ ف ب: ", "أنقرة (الأناضول) -- ", "عاجل | ", "دمشق - سانا: "]
+BOILER = [
+    "تابعونا على تويتر وفيسبوك للاطلاع على آخر الأخبار.",
+    "جميع الحقوق محفوظة. يمنع النسخ أو إعادة النشر دون إذن مسبق.",
+    "اقرأ أيضا: أسعار الذهب اليوم | حالة الطقس غدا | نتائج مباريات الدوري",
+]
+
+
+def build() -> None:
+    """Copy the labelled articles and the synthetic bases out of the corpus into the fixture."""
+    rows = {}
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            rows[d["docno"]] = {k: d[k] for k in ("docno", "src", "cat", "url", "title", "time", "text")}
+    rng = random.Random(11)
+    labelled = {x for pair in SAME + DIFFERENT + REPUBLISHED for x in pair}
+    pool = [r for r in rows.values() if r["docno"] not in labelled and 150 <= len(r["text"].split()) <= 600
+            and r["text"].count("\n") >= 3 and r["src"] != "CNN"]
+    bases = [r["docno"] for r in rng.sample(pool, N_SYNTHETIC)]
+    # Volume negatives: random different-outlet pairs of one section and day.
+    by_day: dict[tuple[str, str], list[str]] = {}
+    for r in rows.values():
+        by_day.setdefault((r["cat"], (r["time"] or "")[:16]), []).append(r["docno"])
+    groups = [g for g in by_day.values() if len({rows[x]["src"] for x in g}) > 1]
+    randoms: list[tuple[str, str]] = []
+    while len(randoms) < N_RANDOM:
+        g = rng.choice(groups)
+        a, b = rng.sample(g, 2)
+        if rows[a]["src"] != rows[b]["src"] and (a, b) not in randoms:
+            randoms.append((a, b))
+    need = labelled | set(bases) | {x for p in randoms for x in p}
+    out = {
+        "attribution": "ANT corpus v2.1 (Chouigui, Ben Khiroun, Elayeb, AICCSA 2017); "
+                       "news text © the outlets",
+        "docs": {k: rows[k] for k in sorted(need)},
+        "same": SAME, "different": DIFFERENT, "republished": REPUBLISHED, "random": randoms,
+        "synthetic_bases": bases,
+    }
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(FIXTURE, "wt", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False)
+    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size // 1024} KB, {len(need)} articles)")
+
+
+def document(d: dict[str, str]) -> str:
+    return f"{d['title']}\n\n{d['text']}" if d["title"] else d["text"]
+
+
+def variants(d: dict[str, str], other: dict[str, str], rng: random.Random) -> dict[str, tuple[str, str]]:
+    """The edits agencies and outlets make when republishing: (title, text) per kind."""
+    paras = [p for p in d["text"].split("\n") if p.strip()]
+    extra = [p for p in other["text"].split("\n") if len(p.split()) > 15][:1] or [other["text"][:300]]
+    drop = rng.randrange(1, len(paras)) if len(paras) > 1 else 0
+    title_words = d["title"].split()
+    half = len(title_words) // 2
+    headline = " ".join([*title_words[half:], "..", "مصادر:", *title_words[:half]])
+    return {
+        "dateline": (d["title"], rng.choice(DATELINES) + d["text"]),
+        "headline": (headline, d["text"]),
+        "para_dropped": (d["title"], "\n".join(paras[:drop] + paras[drop + 1:])),
+        "para_added": (d["title"], "\n".join([*paras, *extra])),
+        "boilerplate": (d["title"], d["text"] + "\n" + "\n".join(BOILER)),
+        "combined": (headline, rng.choice(DATELINES) + "\n".join(paras[:-1]) + "\n" + BOILER[0]),
+    }
+
+
+Pair = tuple[str, str, bool, str, bool]  # text a, text b, same story?, group, same outlet?
+
+
+def load_pairs() -> tuple[list[Pair], dict[str, float]]:
+    with gzip.open(FIXTURE, "rt", encoding="utf-8") as f:
+        fx = json.load(f)
+    docs = fx["docs"]
+    pairs: list[Pair] = []
+    jac: dict[str, float] = {}
+
+    def add(a: str, b: str, label: bool, group: str) -> None:
+        ta, tb = document(docs[a]), document(docs[b])
+        pairs.append((ta, tb, label, group, docs[a]["src"] == docs[b]["src"]))
+        sa, sb = dd.shingles(ta), dd.shingles(tb)
+        jac[ta + "\0" + tb] = len(sa & sb) / max(1, len(sa | sb))
+
+    for a, b in fx["same"]:
+        add(a, b, True, "real_same")
+    for a, b in fx["republished"]:
+        add(a, b, True, "republished")
+    for a, b in fx["different"]:
+        add(a, b, False, "hard_negative")
+    for a, b in fx["random"]:
+        add(a, b, False, "random_negative")
+    rng = random.Random(3)
+    bases = fx["synthetic_bases"]
+    for i, key in enumerate(bases):
+        d = docs[key]
+        for kind, (title, text) in variants(d, docs[bases[(i + 1) % len(bases)]], rng).items():
+            v = {"title": title, "text": text}
+            ta, tb = document(d), document(v)
+            # syndication crosses outlets: the copy is another outlet's
+            pairs.append((ta, tb, True, f"synthetic_{kind}", False))
+            sa, sb = dd.shingles(ta), dd.shingles(tb)
+            jac[ta + "\0" + tb] = len(sa & sb) / max(1, len(sa | sb))
+    return pairs, jac
+
+
+def detect(sa: dd.Sketch, sb: dd.Sketch, same_outlet: bool) -> bool:
+    """What the store decides: a shared LSH band makes a candidate, the signature decides."""
+    return bool(set(sa.bands) & set(sb.bands)) and dd.same_story(sa, sb, same_outlet)
+
+
+Score = tuple[float, float, dict[str, tuple[int, int]]]
+
+
+def score(pairs: list[Pair], decide: Callable[[int], bool]) -> Score:
+    tp = fp = fn = 0
+    groups: dict[str, tuple[int, int]] = {}
+    for i, (_, _, label, group, _) in enumerate(pairs):
+        yes = decide(i)
+        hit, total = groups.get(group, (0, 0))
+        groups[group] = (hit + (yes == label), total + 1)
+        tp += yes and label
+        fp += yes and not label
+        fn += (not yes) and label
+    return tp / max(1, tp + fp), tp / max(1, tp + fn), groups
+
+
+def simhash(text: str) -> int:
+    acc = [0] * 64
+    for g in dd.shingles(text):
+        h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
+        for k in range(64):
+            acc[k] += 1 if h >> k & 1 else -1
+    return sum(1 << k for k in range(64) if acc[k] > 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", action="store_true")
+    args = ap.parse_args()
+    if args.build:
+        build()
+    pairs, jac = load_pairs()
+    js = [jac[a + "\0" + b] for a, b, *_ in pairs]
+    sk = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+    print(f"{len(pairs)} pairs; shingle = {dd.SHINGLE} words, {dd.BINS} bins, {dd.BANDS} bands, thresholds "
+          f"{dd.NEAR_DUP_THRESHOLD} cross-outlet / {dd.SAME_OUTLET_THRESHOLD} same outlet\n")
+
+    print("exact Jaccard of 3-shingles per group: min / median / max")
+    for g in sorted({p[3] for p in pairs}):
+        v = sorted(j for j, p in zip(js, pairs, strict=True) if p[3] == g)
+        print(f"  {g:28s} n={len(v):3d}  {v[0]:.2f} / {v[len(v) // 2]:.2f} / {v[-1]:.2f}")
+
+    p, r, groups = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
+    print(f"\nSAME STORY (store decision: LSH candidate + signature): precision {p:.3f}  recall {r:.3f}")
+    for g, (ok, n) in sorted(groups.items()):
+        print(f"  {g:28s} {'recall' if pairs[[q[3] for q in pairs].index(g)][2] else 'specificity'} "
+              f"{ok / n:.3f} ({ok}/{n})")
+    real = [i for i, q in enumerate(pairs) if q[3] == "real_same"]
+    for name, sel in (("real, shared agency text (J≥0.3)", [i for i in real if js[i] >= 0.3]),
+                      ("real, independent rewrites (J<0.3)", [i for i in real if js[i] < 0.3])):
+        hits = sum(detect(*sk[i], pairs[i][4]) for i in sel)
+        print(f"  {name:36s} recall {hits / max(1, len(sel)):.3f} ({hits}/{len(sel)})")
+    syn = [i for i, q in enumerate(pairs)
+           if (q[2] and q[3] != "real_same") or (q[3] == "real_same" and js[i] >= 0.3)]
+    neg = [i for i, q in enumerate(pairs) if not q[2]]
+    sub = [pairs[i] for i in syn + neg]
+    p2, r2, _ = score(sub, lambda k: detect(*sk[(syn + neg)[k]], sub[k][4]))
+    print(f"  copies only (synthetic + republished + real J≥0.3) vs all negatives: "
+          f"precision {p2:.3f} recall {r2:.3f}")
+
+    print("\nthreshold sweep (cross-outlet threshold; same-outlet kept at max(t, 0.6)) — sketch estimate:")
+    saved = dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD
+    for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6):
+        dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = t, max(t, 0.6)
+        p, r, _ = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
+        print(f"  t={t:.2f}  precision {p:.3f}  recall {r:.3f}")
+    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = saved[0], 0.0
+    p, r, _ = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
+    print(f"  t={saved[0]:.2f} with no same-outlet bar  precision {p:.3f}  recall {r:.3f}")
+    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = saved
+
+    print("\nsignature size (bins, bytes per article) at the chosen thresholds:")
+    for bins in (16, 32, 48, 64):
+        dd.BINS = bins
+        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        p, r, _ = score(pairs, lambda i, s2=s2: detect(*s2[i], pairs[i][4]))  # type: ignore[misc]
+        print(f"  bins={bins:3d}  precision {p:.3f}  recall {r:.3f}")
+    dd.BINS = 32
+
+    print("\nexact Jaccard (no sketch error) at the chosen thresholds:")
+    def exact(i: int) -> bool:
+        return js[i] >= (dd.SAME_OUTLET_THRESHOLD if pairs[i][4] else dd.NEAR_DUP_THRESHOLD)
+
+    p, r, _ = score(pairs, exact)
+    print(f"  precision {p:.3f}  recall {r:.3f}")
+
+    print("\nSimHash-64 over the same shingles (Hamming distance ≤ k), for comparison:")
+    sh = [(simhash(a), simhash(b)) for a, b, *_ in pairs]
+    for k in (3, 6, 10, 14, 18):
+        p, r, _ = score(pairs, lambda i, k=k: bin(sh[i][0] ^ sh[i][1]).count("1") <= k)  # type: ignore[misc]
+        print(f"  k={k:2d}  precision {p:.3f}  recall {r:.3f}")
+
+
+if __name__ == "__main__":
+    main()
