@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from typing import Any
+
 import pytest
 
 from feeds.dedup import (
@@ -15,6 +19,7 @@ from feeds.dedup import (
     sketch,
     text_fingerprint,
 )
+from tests.conftest import FIXTURES
 
 BASE = "https://www.example.com/ar/news/2018/02/18/story-1"
 
@@ -118,3 +123,66 @@ def test_same_outlet_needs_more_overlap_than_cross_outlet() -> None:
     assert 0.35 <= s < 0.6
     assert same_story(sketch(STORY), sketch(partial))
     assert not same_story(sketch(STORY), sketch(partial), same_outlet=True)
+
+
+# --- on the real evaluation set (tests/fixtures/dedup, ANT corpus v2.1; see its README) -------------
+
+def _eval_set() -> dict[str, Any]:
+    with gzip.open(FIXTURES / "dedup" / "pairs.json.gz", "rt", encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def _doc(d: dict[str, str]) -> str:
+    return f"{d['title']}\n\n{d['text']}"
+
+
+def _store_says_same(a: str, b: str, same_outlet: bool) -> bool:
+    """The store's decision for one pair: a shared LSH band, then the signature threshold."""
+    sa, sb = sketch(a), sketch(b)
+    return bool(set(sa.bands) & set(sb.bands)) and same_story(sa, sb, same_outlet)
+
+
+def test_different_stories_on_one_topic_are_kept_apart_on_real_pairs() -> None:
+    data = _eval_set()
+    docs = data["docs"]
+    pairs = data["different"] + data["random"]
+    wrong = [(a, b) for a, b in pairs
+             if _store_says_same(_doc(docs[a]), _doc(docs[b]), docs[a]["src"] == docs[b]["src"])]
+    assert len(wrong) <= 0.02 * len(pairs), wrong
+
+
+def test_republished_and_syndicated_copies_are_found_on_real_articles() -> None:
+    data = _eval_set()
+    docs = data["docs"]
+    found = [_store_says_same(_doc(docs[a]), _doc(docs[b]), True) for a, b in data["republished"]]
+    assert all(found)
+    hits = total = 0
+    for key in data["synthetic_bases"]:
+        d = docs[key]
+        paras = [p for p in d["text"].split("\n") if p.strip()]
+        copies = [
+            "بيروت - أ ف ب: " + d["text"],  # dateline
+            "\n".join(paras[:-1]),  # last paragraph dropped
+            d["text"] + "\nتابعونا على تويتر وفيسبوك.\nجميع الحقوق محفوظة.",  # boilerplate
+        ]
+        for text in copies:
+            hits += _store_says_same(_doc(d), f"{d['title']}\n\n{text}", False)
+            total += 1
+    assert hits >= 0.9 * total
+
+
+def test_real_cross_outlet_pairs_sharing_agency_text_are_mostly_found() -> None:
+    data = _eval_set()
+    docs = data["docs"]
+    strong = [(a, b) for a, b in data["same"]
+              if _jaccard(_doc(docs[a]), _doc(docs[b])) >= 0.5]
+    assert len(strong) >= 10
+    found = sum(_store_says_same(_doc(docs[a]), _doc(docs[b]), docs[a]["src"] == docs[b]["src"])
+                for a, b in strong)
+    assert found >= 0.9 * len(strong)
+
+
+def _jaccard(a: str, b: str) -> float:
+    sa, sb = shingles(a), shingles(b)
+    return len(sa & sb) / max(1, len(sa | sb))
