@@ -1,0 +1,110 @@
+"""Load watches from YAML files: field validation with "file: field: message" errors, duplicate ids."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feeds.errors import InvalidInput
+from feeds.models import SEVERITY_ORDER, Watch
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_FIELDS = ("id", "name", "query", "notify", "severity", "follow_ups", "min_mentions", "threshold")
+
+
+def _yaml_files(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
+        else:
+            out.append(p)
+    return out
+
+
+def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
+    where = f"{path}: watches[{i}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where}: expected a mapping with id, name, query, got {type(item).__name__}")
+        return None
+    wid = item.get("id")
+    if not isinstance(wid, str) or not _ID_RE.match(wid):
+        problems.append(f"{where}: id: expected lowercase letters, digits, '-' or '_', got {wid!r}")
+        return None
+    where = f"{where} {wid}"
+    before = len(problems)
+    for key in item:
+        if key not in _FIELDS:
+            problems.append(f"{where}: {key}: unknown field (known: {', '.join(_FIELDS)})")
+    query = item.get("query")
+    if not isinstance(query, str) or not query.strip():
+        problems.append(f"{where}: query: expected a non-empty string, got {query!r}")
+    name = item.get("name", wid)
+    if not isinstance(name, str):
+        problems.append(f"{where}: name: expected a string, got {name!r}")
+    notify = item.get("notify", [])
+    if isinstance(notify, str):
+        notify = [notify]
+    if not isinstance(notify, list) or not all(isinstance(s, str) for s in notify):
+        problems.append(f"{where}: notify: expected a list of sink ids, got {notify!r}")
+    severity = item.get("severity", "medium")
+    if severity not in SEVERITY_ORDER:
+        problems.append(f"{where}: severity: expected one of {', '.join(SEVERITY_ORDER)}, got {severity!r}")
+    follow_ups = item.get("follow_ups", False)
+    if not isinstance(follow_ups, bool):
+        problems.append(f"{where}: follow_ups: expected true or false, got {follow_ups!r}")
+    min_mentions = item.get("min_mentions", 1)
+    if isinstance(min_mentions, bool) or not isinstance(min_mentions, int) or min_mentions < 1:
+        problems.append(f"{where}: min_mentions: expected a whole number ≥ 1, got {min_mentions!r}")
+    threshold = item.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                                  or threshold <= 0):
+        problems.append(f"{where}: threshold: expected a positive number or null, got {threshold!r}")
+    if len(problems) > before:
+        return None
+    return Watch(id=wid, name=name, query=str(query), notify=tuple(notify), severity=severity,
+                 follow_ups=follow_ups, min_mentions=min_mentions,
+                 threshold=None if threshold is None else float(threshold), source=str(path))
+
+
+def load_watches(paths: Sequence[Path]) -> list[Watch]:
+    """Watches from YAML files or folders of *.yaml; InvalidInput listing every problem, one per line."""
+    problems: list[str] = []
+    watches: list[Watch] = []
+    first_seen: dict[str, str] = {}
+    for path in _yaml_files(paths):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{path}: file: cannot read: {exc.strerror or exc}")
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+            problems.append(f"{path}: yaml: {at}{getattr(exc, 'problem', None) or exc}")
+            continue
+        if data is None:
+            continue  # an empty file holds no watches
+        if not isinstance(data, dict) or not isinstance(data.get("watches", []), list):
+            problems.append(f"{path}: watches: expected a mapping with a 'watches:' list")
+            continue
+        for key in data:
+            if key != "watches":
+                problems.append(f"{path}: {key}: unknown top-level field (expected 'watches')")
+        for i, item in enumerate(data.get("watches") or []):
+            w = _watch(path, i, item, problems)
+            if w is None:
+                continue
+            if w.id in first_seen:
+                problems.append(f"{path}: watches[{i}] {w.id}: id: duplicate, "
+                                f"first defined in {first_seen[w.id]}")
+                continue
+            first_seen[w.id] = str(path)
+            watches.append(w)
+    if problems:
+        raise InvalidInput("\n".join(problems))
+    return watches
