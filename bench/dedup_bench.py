@@ -92,8 +92,13 @@ def main() -> None:
                 for k in sample:
                     e = r.object("encoding", k)
                     enc[e] = enc.get(e, 0) + 1
-                print(f"[{label}] fill: {rate:,.0f} articles/s; used_memory delta {mem / 1e6:.1f} MB = "
-                      f"{mem / len(ids):.0f} bytes/article; {keys} keys; encodings in a sample {enc}")
+                pipe = r.pipeline(transaction=False)
+                for k in r.scan_iter(count=1000):
+                    pipe.memory_usage(k, samples=0)
+                usage = sum(int(x or 0) for x in pipe.execute())
+                print(f"[{label}] fill: {rate:,.0f} articles/s; INFO used_memory delta {mem / 1e6:.1f} MB = "
+                      f"{mem / len(ids):.0f} bytes/article; sum of MEMORY USAGE {usage / len(ids):.0f} "
+                      f"bytes/article; {keys} keys; encodings in a sample {enc}")
 
             # Throughput of the near-dup check against the full store: real corpus texts (sketch
             # computed outside the timed loop, then timed separately), half of them sent twice
