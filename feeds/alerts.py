@@ -25,6 +25,8 @@ SLACK_URL_MAX = 3000
 SLACK_BLOCKS_MAX = 50
 # Entities listed per kind: an article naming 40 places is still read for its first few.
 MAX_ENTITIES = 8
+# How far a match may widen to reach its word's edges: clitics and punctuation are a few characters.
+WORD_GROW_MAX = 12
 # A subject longer than this is cut by most clients anyway; keeps folded headers short.
 SUBJECT_MAX = 200
 # The log line is for humans scanning logs; the full title is in the alert itself.
@@ -79,10 +81,12 @@ def segments(sentence: str, highlights: Iterable[tuple[int, int]]) -> list[tuple
             e -= 1
         if s >= e:
             continue
-        # Slack only bolds *x* at word edges, and Arabic clitics (و، ب، ال) glue to the match.
-        while s > 0 and not sentence[s - 1].isspace():
+        # Slack only bolds *x* at word edges, and Arabic clitics (و، ب، ال) glue to the match; the
+        # cap keeps a space-less blob (a URL, a hash) from turning bold whole.
+        lo, hi = max(0, s - WORD_GROW_MAX), min(n, e + WORD_GROW_MAX)
+        while s > lo and not sentence[s - 1].isspace():
             s -= 1
-        while e < n and not sentence[e].isspace():
+        while e < hi and not sentence[e].isspace():
             e += 1
         if spans and s <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], e)
@@ -164,7 +168,7 @@ def render_slack(alert: Alert) -> dict[str, Any]:
                                           "emoji": False}]},
         {"type": "section", "fields": [
             {"type": "mrkdwn", "verbatim": True, "text": "*Watch*\n" + _fit(
-                clean(alert.watch_name).translate(_MRKDWN_LOOKALIKES), SLACK_FIELD_MAX - 10)[0]},
+                _watch(alert).translate(_MRKDWN_LOOKALIKES), SLACK_FIELD_MAX - 10)[0]},
             {"type": "mrkdwn", "verbatim": True,
              "text": f"*Severity*\n{_SEVERITY_EMOJI.get(severity, '')} {slack_escape(severity[:9].upper())}"},
         ]},

@@ -139,6 +139,14 @@ def test_slack_bolds_the_whole_word_holding_the_match() -> None:
     assert payload["blocks"][-2]["text"]["text"] == "هجمات في *وإدلب* اليوم"
 
 
+def test_slack_bold_does_not_swallow_a_long_spaceless_run() -> None:
+    sentence = "راجع " + "x" * 300 + "إدلب" + "y" * 300 + " الآن"
+    start = sentence.index("إدلب")
+    text = render_slack(make_alert(sentence=sentence, highlights=((start, start + 4),)))["blocks"][-2]["text"]
+    bold = text["text"].split("*")[1]
+    assert "إدلب" in bold and len(bold) < 40
+
+
 def test_slack_feed_asterisks_cannot_unbalance_the_bold() -> None:
     payload = render_slack(make_alert(sentence="a *b إدلب_ c`", highlights=((5, 9),)))
     text = payload["blocks"][-2]["text"]["text"]
