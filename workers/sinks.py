@@ -140,9 +140,7 @@ def check_response(name: str, resp: requests.Response) -> None:
         return
     detail = " ".join(resp.text[:REASON_BODY_CHARS].split())
     reason = f"{name}: HTTP {code}" + (f" {detail}" if detail else "")
-    if code == 429:
-        raise Transient(reason, retry_after(resp.headers.get("Retry-After")))
-    if code >= 500 or code == 408:
+    if code in (408, 429) or code >= 500:  # Slack's rate limit is a 429 with Retry-After; a 503 may carry one
         raise Transient(reason, retry_after(resp.headers.get("Retry-After")))
     raise Permanent(reason)
 
