@@ -70,14 +70,15 @@ def _print_human(res: dict[str, Any]) -> None:
             click.echo(f"{key}: {res[key]}")
 
 
-def register(main: click.Group) -> None:  # noqa: C901 - a flat list of commands
+def register(main: click.Group) -> None:
     from workers.cli import _settings
 
     @main.command()
     @click.argument("source", required=False)
     @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-    @click.option("--jsonl", is_flag=True, help='Read {"id","title","text","url"?} lines on stdin, write one result a line.')
+    @click.option("--jsonl", is_flag=True,
+                  help='Read {"id","title","text","url"?} lines on stdin, write one result a line.')
     @click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
     @click.option("--redis", "redis_url", default=None,
                   help="Also assign the article to a story in this live Redis (records it) and report story_id.")
@@ -134,7 +135,8 @@ def register(main: click.Group) -> None:  # noqa: C901 - a flat list of commands
 
         s = _settings(config)
         if watch_id not in {w.id for w in s.watches}:
-            raise click.ClickException(f"unknown watch {watch_id!r}; known: {', '.join(sorted(w.id for w in s.watches))}")
+            known = ", ".join(sorted(w.id for w in s.watches))
+            raise click.ClickException(f"unknown watch {watch_id!r}; known: {known}")
         art = load_source(source, s, datetime.fromisoformat(date) if date else None)
         c = Classifier(s.gazetteer).classify(art)
         exp = s.watchset.explain(watch_id, art, c)

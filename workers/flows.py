@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from feeds import pipeline
@@ -15,7 +15,7 @@ from feeds.models import SEVERITY_ORDER, Alert, Entry, FeedSource
 from workers import metrics
 from workers.logging import get_logger
 from workers.runtime import Runtime
-from workers.stores import P, AlertKey
+from workers.stores import AlertKey, P
 
 log = get_logger("marsad.flows")
 

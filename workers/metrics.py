@@ -78,7 +78,8 @@ class RedisCollector:
             depth.add_metric([q], float(self.r.llen(q)))  # type: ignore[arg-type]
         yield depth
         beats: dict[bytes, bytes] = self.r.hgetall(HEARTBEATS)  # type: ignore[assignment]
-        age = GaugeMetricFamily("marsad_worker_last_task_age_seconds", "Seconds since each worker last finished a task.",
+        age = GaugeMetricFamily("marsad_worker_last_task_age_seconds",
+                                "Seconds since each worker last finished a task.",
                                 labels=["worker"])
         for w, v in beats.items():
             age.add_metric([w.decode()], time.time() - float(v.split()[0]))

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from feeds.http import FetchResult, fetch
 
 from feeds.classify import Classifier
 from feeds.errors import InvalidInput
-from feeds.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
 from workers.app import broker_url
 from workers.logging import get_logger
 from workers.settings import Settings, load_settings
 from workers.sinks import Sink, build_sink
-from workers.story_store import RedisStoryStore
 from workers.stores import AlertLedger, Attempts, DeadLetters, FeedStateStore, Locks, SeenStore
+from workers.story_store import RedisStoryStore
 
 log = get_logger("marsad.runtime")
 

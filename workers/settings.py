@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from feeds.http import FetchPolicy
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from feeds.errors import InvalidInput
 from feeds.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
-from feeds.http import FetchPolicy
 from feeds.models import FeedSource, Watch
 from feeds.query import WatchSet, load_watches
 from workers.sinks import SinkConfig

@@ -49,5 +49,5 @@ def _on_postrun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         if started is not None and task is not None:
             metrics.observe(r, "marsad_task_duration_seconds", time.monotonic() - started, task=task.name)
         metrics.heartbeat(r, str(getattr(task.request, "hostname", "") or "unknown"), task.name if task else "")
-    except Exception:  # noqa: BLE001 - bookkeeping must never fail a task that already ran
+    except Exception:
         pass
