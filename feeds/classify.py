@@ -22,6 +22,8 @@ SHORT_OK_PREFIXES = frozenset({"", "و", "ب", "ل", "وب", "ول", "ال", "و
 NOT_CURRENT = frozenset({"السابق", "الاسبق", "الراحل", "السابقه", "الاسبقه", "المقبل", "المنتخب", "الاسبقين"})
 # Words before a role title that make it someone else: "نائب الرئيس الأمريكي" is the vice-president.
 NOT_HOLDER = frozenset({"نايب", "زوجه", "ابن", "ابنه", "شقيق", "شقيقه", "والد", "والده", "مرشح"})
+# Word types remembered for typo lookups (~10 MB at most); cleared when full.
+TYPO_MEMO = 100_000
 # How far after a role title a person's name may stand and replace it ("الرئيس الأمريكي باراك أوباما").
 NAME_AFTER_ROLE = 3
 
@@ -41,6 +43,8 @@ class Classifier:
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.g = gazetteer
+        # Typo lookups per word type: news vocabulary repeats, so a bounded memo makes them ~free.
+        self._typos: dict[str, str | None] = {}
 
     def classify(self, article: Article) -> Classification:
         doc = article.document
@@ -58,10 +62,14 @@ class Classifier:
         while i < n:
             best: _Hit | None = None
             norm = toks[i].norm
+            after = toks[i + 1].norm if i + 1 < n else ""
             for cand in stem_candidates(norm):
-                pats = index.get(cand)
-                if not pats:
+                entry = index.get(cand)
+                if entry is None:
                     continue
+                pats = entry.multi.get(after, [])
+                if entry.single is not None:
+                    pats = [*pats, entry.single]
                 # a stem with its article restored after لل (للعراق → العراق) was prefixed by ل alone
                 prefix = norm[: len(norm) - len(cand)] if norm.endswith(cand) else "ل"
                 for p in pats:
@@ -90,6 +98,16 @@ class Classifier:
     def _typo(self, norm: str) -> str | None:
         if len(norm) < TYPO_MIN_LEN:
             return None
+        try:
+            return self._typos[norm]
+        except KeyError:
+            pass
+        if len(self._typos) > TYPO_MEMO:
+            self._typos.clear()
+        hit = self._typos[norm] = self._typo_uncached(norm)
+        return hit
+
+    def _typo_uncached(self, norm: str) -> str | None:
         for cand in stem_candidates(norm):
             prefix = norm[: len(norm) - len(cand)]
             # the article is no part of a name's length: الصين is as short as صين, and الذين is near it
@@ -184,7 +202,7 @@ class Classifier:
         out: list[Mention] = []
         nisbas = {m.start: m for m in mentions if m.kind == "region" and m.how == "nisba"}
         for i, tok in enumerate(toks[:-1]):
-            if not any(c in self.g.counterpart_words for c in stem_candidates(tok.norm)):
+            if "نظير" not in tok.norm or not any(c in self.g.counterpart_words for c in stem_candidates(tok.norm)):
                 continue
             nis = nisbas.get(toks[i + 1].start)
             prev = [m for m in mentions if m.kind == "actor" and m.end <= tok.start]

@@ -71,12 +71,25 @@ class Pattern:
 
 
 @dataclass
+class Entry:
+    """Everything the index holds under one first word: the one-word name and longer names by next word.
+
+    Keying longer names by their second word keeps a lookup's cost flat however many names share
+    a first word ("جبهة ..."، "حركة ...", or a user's thousand "مدينة ..." places).
+    """
+
+    single: Pattern | None = None
+    multi: dict[str, list[Pattern]] = field(default_factory=dict)
+
+
+
+@dataclass
 class Gazetteer:
     """Entities by kind and id, plus the first-word index the classifier matches with."""
 
     entities: dict[tuple[str, str], Entity] = field(default_factory=dict)
-    # first normalised word -> patterns starting with it, longest first
-    index: dict[str, list[Pattern]] = field(default_factory=dict)
+    # first normalised word -> names starting with it
+    index: dict[str, Entry] = field(default_factory=dict)
     # one-edit variants of long region names -> region id (see `typo_keys`)
     typos: dict[str, str] = field(default_factory=dict)
     # (office, country) -> roles, to resolve "نظيره التركي" to the Turkish holder of the same office
@@ -96,8 +109,15 @@ class Gazetteer:
     def add(self, words: Sequence[str], target: Target) -> None:
         if not words:
             return
-        patterns = self.index.setdefault(words[0], [])
+        entry = self.index.setdefault(words[0], Entry())
         rest = tuple(words[1:])
+        if not rest:
+            if entry.single is None:
+                entry.single = Pattern(rest)
+            if target not in entry.single.targets:
+                entry.single.targets.append(target)
+            return
+        patterns = entry.multi.setdefault(rest[0], [])
         for p in patterns:
             if p.rest == rest:
                 if target not in p.targets:
