@@ -88,7 +88,7 @@ def main() -> None:
                 mem = used_memory(r) - base
                 keys = r.dbsize()
                 sample = rng.sample([k for k in r.scan_iter(count=1000)][:5000], min(500, keys))
-                enc = {}
+                enc: dict[bytes, int] = {}
                 for k in sample:
                     e = r.object("encoding", k)
                     enc[e] = enc.get(e, 0) + 1

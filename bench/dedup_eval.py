@@ -339,7 +339,7 @@ def main() -> None:
     for bins in (16, 32, 48, 64):
         dd.BINS = bins
         s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
-        p, r, _ = score(pairs, lambda i, s2=s2: detect(*s2[i], pairs[i][4]))  # type: ignore[misc]
+        p, r, _ = score(pairs, lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4]))  # type: ignore[misc]
         print(f"  bins={bins:3d}  precision {p:.3f}  recall {r:.3f}")
     dd.BINS = 32
 

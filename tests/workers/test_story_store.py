@@ -6,7 +6,8 @@ import threading
 
 import redis
 
-from feeds.dedup import sketch, text_fingerprint
+from feeds.dedup import StoryAssignment, sketch, text_fingerprint
+from workers.embedded import EmbeddedRedis
 from workers.story_store import RedisStoryStore
 
 NOW = 1_700_000_000.0
@@ -25,7 +26,7 @@ OTHER = (
 )
 
 
-def put(store: RedisStoryStore, article_id: str, outlet: str, text: str, now: float = NOW):  # type: ignore[no-untyped-def]
+def put(store: RedisStoryStore, article_id: str, outlet: str, text: str, now: float = NOW) -> StoryAssignment:
     return store.assign(article_id, outlet, text_fingerprint(text), sketch(text), now)
 
 
@@ -91,7 +92,7 @@ def test_every_key_expires_within_window_plus_one_bucket(redis_client: redis.Red
     assert all(0 < t <= 3600 + store.bucket_s for t in ttls), ttls
 
 
-def test_racing_workers_file_two_copies_into_one_story(redis_server) -> None:  # type: ignore[no-untyped-def]
+def test_racing_workers_file_two_copies_into_one_story(redis_server: EmbeddedRedis) -> None:
     """Many rounds of 4 threads (own connections) filing copies of one story at the same instant."""
     clients = [redis.Redis.from_url(redis_server.url) for _ in range(4)]
     clients[0].flushdb()
