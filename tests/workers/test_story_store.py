@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from typing import Any
 
 import redis
 
@@ -137,3 +139,35 @@ def test_arabic_url_ids_are_stored_compactly_and_returned_verbatim(redis_client:
     put(store, plain, "a", STORY)
     b = put(store, "https://b.example/2", "b", STORY)
     assert b.duplicate_of == plain
+
+
+def _race_in_process(url: str, i: int, barrier: Any, out: Any) -> None:
+    client = redis.Redis.from_url(url)
+    store = RedisStoryStore(client)
+    text = [STORY, COPY][i % 2]
+    barrier.wait()
+    out.put(put(store, f"https://p{i}.example/1", f"p{i}", text).story_id)
+    client.close()
+
+
+def test_racing_processes_file_two_copies_into_one_story(redis_server: EmbeddedRedis) -> None:
+    """Two worker processes (as two Celery workers would be) filing the two copies at once."""
+    ctx = multiprocessing.get_context("fork")
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        for _ in range(5):
+            client.flushdb()
+            barrier, out = ctx.Barrier(2), ctx.Queue()
+            procs = [ctx.Process(target=_race_in_process, args=(redis_server.url, i, barrier, out))
+                     for i in range(2)]
+            for p in procs:
+                p.start()
+            ids = {out.get(timeout=20) for _ in procs}
+            for p in procs:
+                p.join(20)
+            assert len(ids) == 1
+            info = RedisStoryStore(client).story(ids.pop(), now=NOW)
+            assert info is not None and info.articles == 2 and info.outlets == ("p0", "p1")
+    finally:
+        client.flushdb()
+        client.close()
