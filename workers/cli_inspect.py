@@ -109,12 +109,13 @@ def register(main: click.Group) -> None:
         c = clf.classify(art)
         res = result_dict(art, c, s.watchset.match(art, c))
         if redis_url:
-            from feeds.dedup import canonical_url, sketch, text_fingerprint
+            from feeds.dedup import sketch, text_fingerprint
+            from feeds.pipeline import article_id
             from workers.runtime import redis_client
             from workers.story_store import RedisStoryStore
 
             st = RedisStoryStore(redis_client(redis_url), window_s=s.dedup_window_s)
-            a = st.assign(canonical_url(art.url or source), "cli", text_fingerprint(art.document),
+            a = st.assign(article_id(art.url or source), "cli", text_fingerprint(art.document),
                           sketch(art.document), time.time())
             res |= {"story_id": a.story_id, "duplicate_of": a.duplicate_of}
         if as_json:

@@ -104,7 +104,8 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
     c = result.classification
-    log.info("article_processed", url=entry.url, feed=entry.feed_id, outcome=result.outcome,
+    log.info("article_processed", url=entry.url, article=result.article_id or None, feed=entry.feed_id,
+             outcome=result.outcome,
              story=result.story.story_id if result.story else None, reason=result.reason or None,
              source=result.article.source if result.article else None,
              regions=[h.id for h in c.regions], actors=[h.id for h in c.actors],
