@@ -162,7 +162,9 @@ class Classifier:
             if evidence[self._country(a) or ""] == evidence[self._country(b) or ""] and \
                     HOW_PRIORITY[a.how] == HOW_PRIORITY[b.how]:
                 return None  # كوريا alone: no way to tell North from South
-        best = min(geo, key=lambda t: HOW_PRIORITY[t.how])
+            best = a
+        else:
+            best = min(geo, key=lambda t: HOW_PRIORITY[t.how])
         if best.weak and not evidence[self._country(best) or ""]:
             return None
         return best
