@@ -50,16 +50,6 @@ def triggers(node: Node) -> frozenset[Trigger] | None:
     return min(options, key=len) if options else None
 
 
-def _doc_keys(doc: Doc, prefix_lengths: set[int]) -> set[Trigger]:
-    keys: set[Trigger] = {("w", w) for w in doc.by_key}
-    for n in prefix_lengths:
-        keys |= {("p", w[:n]) for w in doc.by_key if len(w) >= n}
-    keys |= {("e", f"{kind}:{eid}") for kind, eid in doc.entities}
-    art = doc.article
-    keys |= {("f", f"feed:{art.feed_id.lower()}"), ("f", f"lang:{art.lang.lower()}")}
-    return keys
-
-
 @dataclass(frozen=True)
 class _Compiled:
     watch: Watch
@@ -78,9 +68,14 @@ class WatchSet:
                  always: list[int]) -> None:
         self._compiled = list(compiled)
         self._by_id = {c.watch.id: i for i, c in enumerate(self._compiled)}
-        self._index = index
         self._always = always
-        self._prefix_lengths = {len(key) for kind, key in index if kind == "p"}
+        # Split by kind so an article's words are looked up as plain strings, with no key tuples built.
+        self._words: dict[str, list[int]] = {k: v for (kind, k), v in index.items() if kind == "w"}
+        self._prefixes: dict[int, dict[str, list[int]]] = {}
+        for (kind, k), v in index.items():
+            if kind == "p":
+                self._prefixes.setdefault(len(k), {})[k] = v
+        self._others: dict[str, list[int]] = {k: v for (kind, k), v in index.items() if kind in ("e", "f")}
 
     @property
     def watches(self) -> list[Watch]:
@@ -138,9 +133,21 @@ class WatchSet:
     def candidates(self, doc: Doc) -> list[int]:
         """Indices of the watches whose required keys occur in the article (the rest cannot match)."""
         found: set[int] = set(self._always)
-        index = self._index
-        for key in _doc_keys(doc, self._prefix_lengths):
-            hit = index.get(key)
+        words, by_key = self._words, doc.by_key
+        small, big = (words, by_key) if len(words) < len(by_key) else (by_key, words)
+        for w in small:
+            if w in big:
+                found.update(words[w])
+        for n, table in self._prefixes.items():
+            for w in by_key:
+                hit = table.get(w[:n]) if len(w) >= n else None
+                if hit:
+                    found.update(hit)
+        art = doc.article
+        others = [f"{kind}:{eid}" for kind, eid in doc.entities]
+        others += [f"feed:{art.feed_id.lower()}", f"lang:{art.lang.lower()}"]
+        for key in others:
+            hit = self._others.get(key)
             if hit:
                 found.update(hit)
         return sorted(found)

@@ -215,8 +215,8 @@ class _Parser:
 
     def phrase(self, tok: _Tok) -> Node:
         if len(tok.text) < 2 or not tok.text.endswith('"'):
-            raise QueryError(f"column {len(self.text) + 1}: expected a closing '\"' for the phrase at column "
-                             f"{tok.pos + 1}, got end of query", len(self.text) + 1, "a closing '\"'")
+            raise QueryError(f"column {len(self.text) + 1}: expected a closing '\"', got end of query (the phrase "
+                             f"opened at column {tok.pos + 1})", len(self.text) + 1, "a closing '\"'")
         words = tuple(t.norm for t in tokenize(tok.text[1:-1]))
         if not words:
             raise self.fail("words inside the quotes", tok)

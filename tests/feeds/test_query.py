@@ -91,7 +91,9 @@ CASES = [
     # negation inside NEAR: no B within n words of A (غزة is 6 words before الهدنة)
     ("هدنة NEAR/5 NOT غزة", "gaza", True),
     ("هدنة NEAR/8 NOT غزة", "gaza", False),
-    ("NOT غزة NEAR/5 هدنة", "gaza", True),
+    ("(NOT غزة) NEAR/5 هدنة", "gaza", True),  # a NOT on the left of NEAR needs parentheses
+    ("(NOT غزة) NEAR/8 هدنة", "gaza", False),
+    ("NOT غزة NEAR/8 هدنة", "gaza", False),  # = NOT (غزة NEAR/8 هدنة)
     ("(هدنة OR تهدئة) NEAR/4 NOT أرواح", "hudna_l", False),  # both within 4 words of أرواح
     ("(هدنة OR تهدئة) NEAR/3 NOT أرواح", "hudna_l", True),  # للهدنة is 4 words away: it survives
 ]
