@@ -86,8 +86,9 @@ class WatchSet:
 
     @classmethod
     def compile(cls, watches: Sequence[Watch], known_ids: Callable[[MentionKind], set[str]]) -> WatchSet:
-        """Parse and check every query; raise InvalidInput listing every problem, one per line."""
+        """Parse and check every query; raise QueryError (an InvalidInput) listing every problem, one per line."""
         problems: list[str] = []
+        first: tuple[int, str] | None = None  # column and expectation of the first problem
         compiled: list[_Compiled] = []
         per_file: dict[str, int] = {}
         known: dict[str, set[str]] = {}
@@ -99,6 +100,7 @@ class WatchSet:
                 root = parse_query(w.query)
             except QueryError as exc:
                 problems.append(f"{where}: {exc.reason}")
+                first = first or (exc.column, exc.expected)
                 continue
             bad = False
             for node in walk(root):
@@ -115,10 +117,12 @@ class WatchSet:
                 hint = f"; did you mean {', '.join(near)}?" if near else (
                     f"; known: {', '.join(sorted(ids)[:10])}" if ids else "; the gazetteer has none")
                 problems.append(f"{where}: column {node.column}: unknown {kind} id {node.value!r}{hint}")
+                first = first or (node.column, f"a known {kind} id")
             if not bad:
                 compiled.append(_Compiled(w, root))
-        if problems:
-            raise InvalidInput("\n".join(problems))
+        if problems and first is not None:
+            # Every line is "file: watches[i] id: query: column N: ..."; column/expected are the first's.
+            raise QueryError("\n".join(problems), first[0], first[1])
         index: dict[Trigger, list[int]] = {}
         always: list[int] = []
         for n, c in enumerate(compiled):

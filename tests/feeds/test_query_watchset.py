@@ -207,3 +207,10 @@ def test_shipped_libya_watch_fires_on_a_libya_ceasefire_sentence_with_the_real_c
     libya, gaza = article("libya"), article("gaza")
     assert [m.watch_id for m in ws.match(libya, classifier.classify(libya))] == ["libya-ceasefire"]
     assert ws.match(gaza, classifier.classify(gaza)) == []
+
+
+def test_compile_error_is_a_query_error_with_the_first_column() -> None:
+    with pytest.raises(QueryError) as info:
+        compile_one("place:idlib OR (هدنة")
+    assert (info.value.column, info.value.expected) == (21, "')'")
+    assert info.value.reason == "x.yaml: watches[0] w: query: column 21: expected ')', got end of query"
