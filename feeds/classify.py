@@ -148,7 +148,7 @@ class Classifier:
             if chosen is not None:
                 out += self._geo_mentions(chosen, start, end, surface, h.how)
             for t in h.targets:
-                if t.kind == "actor" and self._actor_ok(t, h, hits, toks, day):
+                if t.kind == "actor" and self._actor_ok(t, h, hits, toks, doc, day, evidence):
                     out.append(Mention("actor", t.id, start, end, surface, h.how or t.how))
         return out
 
@@ -190,9 +190,14 @@ class Classifier:
             out.append(Mention("region", country, start, end, surface, "place"))
         return out
 
-    def _actor_ok(self, t: Target, h: _Hit, hits: list[_Hit], toks: list[Token], day: date | None) -> bool:
+    def _actor_ok(self, t: Target, h: _Hit, hits: list[_Hit], toks: list[Token], doc: str,
+                  day: date | None, evidence: Counter[str]) -> bool:
         if t.role is None:
-            return True
+            if not t.weak:
+                return True
+            # الأسد "the lion", روحاني "spiritual", سليماني the footballer: only with their country around
+            ent = self.g.get("actor", t.id)
+            return bool(ent and ent.country and evidence[ent.country])
         if not t.role.valid_on(day):
             return False
         if h.j < len(toks) and toks[h.j].norm in NOT_CURRENT:
@@ -200,14 +205,31 @@ class Classifier:
         if h.i > 0 and any(c in NOT_HOLDER for c in stem_candidates(toks[h.i - 1].norm)):
             return False
         role = t.role
-        for other in hits:  # another holder of the same office named right after the title is who it means
-            if h.j <= other.i <= h.j + NAME_AFTER_ROLE - 1:
-                for x in other.targets:
-                    if x.kind == "actor" and x.role is None and x.id != t.id and any(
-                            r.office == role.office and r.country == role.country
-                            for r in self.g.roles_by_actor.get(x.id, [])):
-                        return False
+        # "رئيس حكومة الوفاق الوطني الفلسطينية": a title qualified by another country's nisba
+        if h.j < len(toks) and self._nisba_of(toks[h.j].norm) not in (None, role.country):
+            return False
+        for other in hits:
+            if not h.j <= other.i <= h.j + NAME_AFTER_ROLE - 1:
+                continue
+            adjacent = other.i == h.j and not doc[toks[h.j - 1].end:toks[other.i].start].strip()
+            for x in other.targets:
+                if x.kind != "actor" or x.role is not None or x.id == t.id:
+                    continue
+                # a person named right after the title is who it denotes; further on, only another
+                # holder of the same office replaces it ("الرئيس الأمريكي السابق، باراك أوباما")
+                if adjacent or any(r.office == role.office and r.country == role.country
+                                   for r in self.g.roles_by_actor.get(x.id, [])):
+                    return False
         return True
+
+    def _nisba_of(self, norm: str) -> str | None:
+        for cand in stem_candidates(norm):
+            entry = self.g.index.get(cand)
+            if entry is not None and entry.single is not None:
+                for t in entry.single.targets:
+                    if t.kind == "region" and t.how == "nisba":
+                        return t.id
+        return None
 
     def _counterparts(self, toks: list[Token], doc: str, mentions: list[Mention], day: date | None
                       ) -> list[Mention]:
