@@ -57,8 +57,15 @@ class _Compiled:
 
 
 def _spans(doc: Doc, res: Result) -> tuple[Span, ...]:
-    seen = sorted({s for h in res.hits for s in h.spans})[:MAX_EVIDENCE]
-    return tuple(Span(a, b, doc.text[a:b]) for a, b in seen)
+    """The hits' character spans in document order, overlapping ones merged (a place mention inside the
+    same word matched as a term is one piece of evidence, not two overlapping highlights)."""
+    merged: list[list[int]] = []
+    for a, b in sorted({s for h in res.hits for s in h.spans}):
+        if merged and a < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple(Span(a, b, doc.text[a:b]) for a, b in merged[:MAX_EVIDENCE])
 
 
 class WatchSet:

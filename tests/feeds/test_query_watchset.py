@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import InvalidInput
-from feeds.models import Article, Classification, MentionKind, Watch
+from feeds.models import Article, Classification, Mention, MentionKind, Watch
 from feeds.query import QueryError, WatchSet, load_watches, parse_query
 from tests.feeds.test_query import S, classification
 
@@ -214,3 +214,11 @@ def test_compile_error_is_a_query_error_with_the_first_column() -> None:
         compile_one("place:idlib OR (هدنة")
     assert (info.value.column, info.value.expected) == (21, "')'")
     assert info.value.reason == "x.yaml: watches[0] w: query: column 21: expected ')', got end of query"
+
+
+def test_overlapping_evidence_from_entity_and_term_is_merged() -> None:
+    art = article("idlib_w")  # وإدلب: the classifier's mention covers إدلب, the term the whole word
+    start = art.document.index("وإدلب") + 1
+    c = Classification(mentions=(Mention("place", "idlib", start, start + 4, "إدلب"),))
+    [m] = compile_one("place:idlib OR إدلب").match(art, c)
+    assert [s.text for s in m.evidence] == ["وإدلب"]
