@@ -69,7 +69,13 @@ class Explanation:
         def walk(node: ExplainNode, depth: int) -> None:
             mark = paint("✓", _GREEN) if node.value else paint("✗", _RED)
             extra = f"  ({len(node.spans)} match{'es' if len(node.spans) != 1 else ''})" if node.spans else ""
-            lines.append(f"{'  ' * depth}{mark} {node.text}{extra}")
+            indent = "  " * depth
+            # One line per node: a multi-line YAML query collapses to single spaces, long groups are cut.
+            text = " ".join(node.text.split())
+            room = max(20, text_width - len(indent) - 2 - len(extra))
+            if len(text) > room:
+                text = text[: room - 1] + "…"
+            lines.append(f"{indent}{mark} {text}{extra}")
             for c in node.children:
                 walk(c, depth + 1)
 

@@ -222,3 +222,12 @@ def test_overlapping_evidence_from_entity_and_term_is_merged() -> None:
     c = Classification(mentions=(Mention("place", "idlib", start, start + 4, "إدلب"),))
     [m] = compile_one("place:idlib OR إدلب").match(art, c)
     assert [s.text for s in m.evidence] == ["وإدلب"]
+
+
+def test_render_puts_each_node_on_one_line_within_the_width() -> None:
+    query = "(هدنة OR\n   تهدئة OR \"وقف إطلاق النار\" OR \"وقف القتال\" OR \"وقف الأعمال العدائية\") NEAR/5 دولية"
+    exp = compile_one(query).explain("w", article("gaza"), Classification())
+    tree = exp.render(text_width=60, color=False).split("\n\n")[1].splitlines()
+    assert len(tree) == 1 + 2 + 5
+    assert all(len(line) <= 60 for line in tree)
+    assert tree[0].startswith("✓ (هدنة OR تهدئة OR") and tree[0].endswith("…  (2 matches)")  # الهدنة, دولية
