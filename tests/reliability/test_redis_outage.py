@@ -31,8 +31,9 @@ def _diagnose(world: World, keys: list[str]) -> str:
     client = _fresh(world)
     try:
         got = set(alert_keys(world.slack.posts))
+        pages = sorted(p for p in world.site.server.gets if "/news/" in p)
         return (f"missing={sorted(set(keys) - got)} queues={queue_depths(client)} "
-                f"unacked={client.hlen('unacked')} page GETs={sorted(p for p in world.site.server.gets if '/news/' in p)}")
+                f"unacked={client.hlen('unacked')} page GETs={pages}")
     finally:
         client.close()
 
