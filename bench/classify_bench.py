@@ -83,8 +83,13 @@ def main() -> None:
         extra = synthetic_gazetteer(shipped, articles, 10, Path(tmp))
         inflated = load_gazetteer([*default_gazetteer_paths(), extra])
     small, big = Classifier(shipped), Classifier(inflated)
-    for a in articles:  # one untimed pass fills the word caches alike for every variant
+    # The first pass fills the per-word caches (stem candidates, typo lookups) that a long-running
+    # worker keeps warm; it is reported on its own, then every variant is timed warm.
+    t0 = time.perf_counter()
+    for a in articles:
         small.classify(a)
+    cold = time.perf_counter() - t0
+    for a in articles:
         big.classify(a)
     floor, t_small, t_big = timed([lambda a: tokenize(a.document), small.classify, big.classify],
                                   articles, args.repeats)
@@ -96,6 +101,7 @@ def main() -> None:
     print(f"classify, shipped        : {n / t_small:8.0f} articles/s  ({t_small / floor:.2f}x the floor)")
     print(f"classify, 10x gazetteer  : {n / t_big:8.0f} articles/s  ({t_big / floor:.2f}x the floor, "
           f"{t_big / t_small:.2f}x the shipped)")
+    print(f"classify, shipped, first pass with cold word caches: {n / cold:.0f} articles/s (one run)")
 
 
 if __name__ == "__main__":

@@ -71,9 +71,9 @@ class Classifier:
                 entry = index.get(cand)
                 if entry is None:
                     continue
-                pats = entry.multi.get(after, [])
-                if entry.single is not None:
-                    pats = [*pats, entry.single]
+                pats = entry.multi.get(after, entry.single)
+                if not pats:
+                    continue
                 # a stem with its article restored after لل (للعراق → العراق) was prefixed by ل alone
                 prefix = norm[: len(norm) - len(cand)] if norm.endswith(cand) else "ل"
                 for p in pats:
@@ -82,7 +82,8 @@ class Classifier:
                         break  # patterns are sorted longest first
                     if i + k >= n:
                         continue
-                    if any(toks[i + 1 + x].norm != w for x, w in enumerate(p.rest)):
+                    # the first word after is the key of `multi`; only longer names need checking
+                    if k > 1 and any(toks[i + 1 + x].norm != p.rest[x] for x in range(1, k)):
                         continue
                     ok = [t for t in p.targets if _prefix_ok(prefix, cand, t, k)]
                     if ok:
@@ -225,8 +226,8 @@ class Classifier:
     def _nisba_of(self, norm: str) -> str | None:
         for cand in stem_candidates(norm):
             entry = self.g.index.get(cand)
-            if entry is not None and entry.single is not None:
-                for t in entry.single.targets:
+            if entry is not None and entry.single:
+                for t in entry.single[0].targets:
                     if t.kind == "region" and t.how == "nisba":
                         return t.id
         return None

@@ -78,7 +78,8 @@ class Entry:
     a first word ("جبهة ..."، "حركة ...", or a user's thousand "مدينة ..." places).
     """
 
-    single: Pattern | None = None
+    single: list[Pattern] = field(default_factory=list)  # the one-word name, if any: [] or [pattern]
+    # next word -> the names to try, longest first, ending with the one-word name (ready to iterate)
     multi: dict[str, list[Pattern]] = field(default_factory=dict)
 
 
@@ -112,19 +113,21 @@ class Gazetteer:
         entry = self.index.setdefault(words[0], Entry())
         rest = tuple(words[1:])
         if not rest:
-            if entry.single is None:
-                entry.single = Pattern(rest)
-            if target not in entry.single.targets:
-                entry.single.targets.append(target)
+            if not entry.single:
+                entry.single.append(Pattern(rest))
+                for patterns in entry.multi.values():
+                    patterns.append(entry.single[0])
+            if target not in entry.single[0].targets:
+                entry.single[0].targets.append(target)
             return
-        patterns = entry.multi.setdefault(rest[0], [])
+        patterns = entry.multi.setdefault(rest[0], list(entry.single))
         for p in patterns:
             if p.rest == rest:
                 if target not in p.targets:
                     p.targets.append(target)
                 return
         patterns.append(Pattern(rest, [target]))
-        patterns.sort(key=lambda p: -len(p.rest))
+        patterns.sort(key=lambda p: -len(p.rest))  # stable: the one-word name stays last
 
 
 # Shortest region name that may be matched with a one-edit typo: shorter names have too many
