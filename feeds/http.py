@@ -1,0 +1,451 @@
+"""Safe HTTP GET for untrusted URLs: SSRF guard with pinned IPs, total deadline, size cap, charset decoding."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as u3conn
+
+from feeds.errors import Permanent, Transient
+
+try:  # brotli is optional: we only advertise "br" when we can decode it
+    import brotli  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # pragma: no cover - depends on the environment
+    brotli = None
+
+Resolver = Callable[[str, int], Sequence[str]]
+DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
+ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
+CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits for one request; defaults match config `fetch:`."""
+
+    timeout_s: float = 20
+    max_bytes: int = 5_000_000
+    user_agent: str = "Marsad/0.1"
+    allow_private_addresses: bool = False
+    max_redirects: int = 5
+    max_header_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful response (2xx or 304), body already decompressed."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    elapsed_s: float
+
+
+class _Blocked(Exception):
+    """Raised inside the connection when the resolved address is not allowed (turned into Permanent)."""
+
+
+def address_block_reason(ip: str) -> str | None:
+    """Why this address may not be contacted, or None when it is a public unicast address."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    for attr, label in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
+                        ("is_unspecified", "unspecified"), ("is_private", "private"), ("is_reserved", "reserved")):
+        if getattr(addr, attr):
+            return f"blocked: {label} address {addr}"
+    if not addr.is_global:  # shared (100.64/10), benchmarking, documentation ranges …
+        return f"blocked: non-public address {addr}"
+    return None
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _Guard:
+    """Resolves a host once, checks every answer, and returns the one IP the socket will use (the pin)."""
+
+    def __init__(self, allow_private: bool, resolve: Resolver) -> None:
+        self.allow_private = allow_private
+        self.resolve = resolve
+        self.local = threading.local()  # sockets opened by the fetch running on this thread
+
+    def pick(self, host: str, port: int) -> str:
+        addrs = list(self.resolve(host.strip("[]"), port))
+        if not addrs:
+            raise socket.gaierror(f"no address for {host}")
+        if not self.allow_private:
+            for ip in addrs:  # one bad answer blocks the name: a mix of public and private is itself suspicious
+                reason = address_block_reason(ip)
+                if reason:
+                    raise _Blocked(reason)
+        return addrs[0]
+
+    def opened(self, sock: socket.socket) -> None:
+        sockets: list[socket.socket] | None = getattr(self.local, "sockets", None)
+        if sockets is not None:
+            sockets.append(sock)
+
+
+class _PinnedMixin:
+    """Connect to the address the guard approved; Host header and TLS SNI/cert check still use the name."""
+
+    guard: ClassVar[_Guard]
+    host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        ip = self.guard.pick(self.host, self.port)  # the name resolved once; the socket uses exactly this IP
+        try:
+            sock = u3conn.create_connection((ip, self.port), self.timeout, source_address=self.source_address,
+                                            socket_options=self.socket_options)
+        except TimeoutError as e:
+            raise ConnectTimeoutError(self, f"connect to {self.host} timed out") from e
+        except OSError as e:
+            raise NewConnectionError(self, f"connect to {self.host} ({ip}) failed: {e}") from e  # type: ignore[arg-type]
+        self.guard.opened(sock)
+        return sock
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def __init__(self, guard: _Guard) -> None:
+        self.guard = guard
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        attrs = {"guard": self.guard}
+        http_conn = type("PinnedHTTPConnection", (_PinnedMixin, HTTPConnection), attrs)
+        https_conn = type("PinnedHTTPSConnection", (_PinnedMixin, HTTPSConnection), attrs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("PinnedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+            "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        }
+
+
+_cache = threading.local()
+
+
+def guarded_session(allow_private: bool, resolve: Resolver | None = None,
+                    session: requests.Session | None = None) -> tuple[requests.Session, _Guard]:
+    """A session whose every connection goes through the guard (cached per thread for the default resolver)."""
+    key = ("allow" if allow_private else "deny") if resolve is None and session is None else None
+    if key is not None and key in getattr(_cache, "sessions", {}):
+        cached: tuple[requests.Session, _Guard] = _cache.sessions[key]
+        return cached
+    guard = _Guard(allow_private, resolve or system_resolve)
+    sess = session or requests.Session()
+    sess.trust_env = False  # an environment proxy would connect for us and bypass the address check
+    adapter = _GuardedAdapter(guard)
+    sess.mount("http://", adapter)
+    sess.mount("https://", adapter)
+    if key is not None:
+        _cache.sessions = {**getattr(_cache, "sessions", {}), key: (sess, guard)}
+    return sess, guard
+
+
+@contextmanager
+def _deadline(guard: _Guard, seconds: float) -> Iterator[threading.Event]:
+    """Shut this fetch's sockets down when the deadline passes: socket timeouts are per read, not in total."""
+    fired = threading.Event()
+    sockets: list[socket.socket] = []
+    guard.local.sockets = sockets
+
+    def kill() -> None:
+        fired.set()
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(max(seconds, 0.0), kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+        guard.local.sockets = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:g} MB" if n >= 1_000_000 else f"{n} bytes"
+
+
+class _Zlib:
+    """gzip, or HTTP "deflate" (zlib-wrapped by the spec, raw deflate on some servers: try both)."""
+
+    def __init__(self, gzip: bool) -> None:
+        self.wbits = [16 + zlib.MAX_WBITS] if gzip else [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+        self.obj: Any = None
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self.obj is None:
+            for wbits in self.wbits[:-1]:
+                self.obj = zlib.decompressobj(wbits)
+                try:
+                    return bytes(self.obj.decompress(data, max_length))
+                except zlib.error:
+                    pass
+            self.obj = zlib.decompressobj(self.wbits[-1])
+        return bytes(self.obj.decompress(data, max_length))
+
+    def over(self) -> bool:
+        return bool(self.obj is not None and self.obj.unconsumed_tail)
+
+    def truncated(self) -> bool:
+        return self.obj is not None and not self.obj.eof
+
+
+class _Decoder:
+    """Undo Content-Encoding layers with a bounded output per step (a gzip bomb stops at the cap)."""
+
+    def __init__(self, encoding: str) -> None:
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip().lower() not in ("", "identity")]
+        self.layers: list[Any] = []
+        for name in reversed(names):
+            if name in ("gzip", "x-gzip", "deflate"):
+                self.layers.append(_Zlib(gzip=name != "deflate"))
+            elif name == "br" and brotli is not None:
+                self.layers.append(brotli.Decompressor())
+            else:
+                raise Permanent(f"unsupported content encoding: {name[:20]}")
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """Decoded bytes; returns more than `limit` bytes exactly when the output would exceed it."""
+        for layer in self.layers:
+            if isinstance(layer, _Zlib):
+                data = layer.decompress(data, limit + 1)
+                if layer.over():  # more output pending than the cap allows
+                    return data + b"\0" * (limit + 1 - len(data) if len(data) <= limit else 0)
+            else:
+                data = layer.process(data)
+        return data
+
+    def truncated(self) -> bool:
+        return any(isinstance(layer, _Zlib) and layer.truncated() for layer in self.layers)
+
+
+def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modified: str | None = None,
+          accept: str = DEFAULT_ACCEPT, session: requests.Session | None = None,
+          resolve: Resolver | None = None) -> FetchResult:
+    """GET `url` within `policy`; raise Transient (retry later) or Permanent (with a short reason)."""
+    t0 = time.monotonic()
+    deadline = t0 + policy.timeout_s
+    sess, guard = guarded_session(policy.allow_private_addresses, resolve, session)
+    headers = {"User-Agent": policy.user_agent, "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING,
+               "Connection": "close"}  # a fresh connection per fetch: its socket is then ours to time out
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    seen: set[str] = set()
+    current = url
+    with _deadline(guard, policy.timeout_s) as fired:
+        for _hop in range(policy.max_redirects + 1):
+            _check_url(current)
+            seen.add(current)
+            resp = _send(sess, current, headers, deadline, policy, fired)
+            try:
+                if resp.status_code in (301, 302, 303, 307, 308):
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise Permanent(f"HTTP {resp.status_code} redirect without Location")
+                    current = urljoin(current, location.strip())
+                    if current in seen:
+                        raise Permanent(f"redirect loop at {current[:100]}")
+                    continue
+                return _finish(resp, current, policy, deadline, fired, t0, etag, last_modified)
+            finally:
+                resp.close()
+    raise Permanent(f"too many redirects (> {policy.max_redirects})")
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as e:
+        raise Permanent(f"invalid URL: {e}") from e
+    if parts.scheme.lower() not in ("http", "https"):
+        raise Permanent(f"bad scheme: {parts.scheme or 'none'} (only http/https)")
+    if not parts.hostname:
+        raise Permanent("invalid URL: no host")
+
+
+def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: float, policy: FetchPolicy,
+          fired: threading.Event) -> requests.Response:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise Transient(f"timeout after {policy.timeout_s:g} s")
+    try:
+        return sess.get(url, headers=headers, stream=True, allow_redirects=False, timeout=(remaining, remaining))
+    except _Blocked as e:
+        raise Permanent(str(e)) from None
+    except (requests.Timeout, TimeoutError) as e:
+        raise Transient(f"timeout after {policy.timeout_s:g} s") from e
+    except requests.RequestException as e:
+        if fired.is_set():
+            raise Transient(f"timeout after {policy.timeout_s:g} s") from e
+        text = str(e)
+        if "got more than" in text or "LineTooLong" in text or "header line" in text:
+            raise Permanent(f"headers too large: > {policy.max_header_bytes} bytes") from e
+        raise Transient(f"connection failed: {_short(e)}") from e
+
+
+def _short(e: BaseException) -> str:
+    inner: BaseException = e
+    while inner.__context__ is not None and not isinstance(inner, OSError | socket.gaierror):
+        inner = inner.__context__
+    return re.sub(r"\s+", " ", f"{type(inner).__name__}: {inner}")[:160]
+
+
+def _finish(resp: requests.Response, url: str, policy: FetchPolicy, deadline: float, fired: threading.Event,
+            t0: float, etag: str | None, last_modified: str | None) -> FetchResult:
+    status = resp.status_code
+    header_bytes = sum(len(k) + len(v) + 4 for k, v in resp.headers.items())
+    if header_bytes > policy.max_header_bytes:
+        raise Permanent(f"headers too large: > {policy.max_header_bytes} bytes")
+    hdrs = CaseInsensitiveDict(resp.headers)
+    if status == 429 or status >= 500 or status == 408:
+        raise Transient(f"HTTP {status} {resp.reason or ''}".strip(), _retry_after(hdrs.get("Retry-After")))
+    if status == 304:
+        if not etag and not last_modified:
+            raise Transient("HTTP 304 to a request without validators")
+        return FetchResult(url, status, hdrs, b"", hdrs.get("ETag") or etag,
+                           hdrs.get("Last-Modified") or last_modified, True, time.monotonic() - t0)
+    if not 200 <= status < 300:
+        raise Permanent(f"HTTP {status} {resp.reason or ''}".strip())
+    length = hdrs.get("Content-Length", "")
+    if length.isdigit() and int(length) > policy.max_bytes:  # compressed size never exceeds the decoded one
+        raise Permanent(f"too large: > {_mb(policy.max_bytes)}")
+    body = _read_body(resp, hdrs.get("Content-Encoding", ""), policy, deadline, fired)
+    return FetchResult(url, status, hdrs, body, hdrs.get("ETag"), hdrs.get("Last-Modified"), False,
+                       time.monotonic() - t0)
+
+
+def _read_body(resp: requests.Response, encoding: str, policy: FetchPolicy, deadline: float,
+               fired: threading.Event) -> bytes:
+    decoder = _Decoder(encoding)
+    parts: list[bytes] = []
+    size = 0
+    raw = resp.raw
+    timeout = f"timeout after {policy.timeout_s:g} s"
+    try:
+        while True:
+            if time.monotonic() >= deadline or fired.is_set():
+                raise Transient(timeout)
+            data = raw.read1(CHUNK, decode_content=False)
+            if not data:
+                break
+            out = decoder.feed(data, policy.max_bytes - size)
+            size += len(out)
+            if size > policy.max_bytes:
+                raise Permanent(f"too large: > {_mb(policy.max_bytes)}")
+            parts.append(out)
+    except (Transient, Permanent):
+        raise
+    except zlib.error as e:
+        raise Permanent(f"bad {encoding} data: {e}") from e
+    except Exception as e:  # urllib3/http.client errors while streaming: cut off, reset, or our deadline
+        if fired.is_set() or time.monotonic() >= deadline:
+            raise Transient(timeout) from e
+        raise Transient(f"connection broken: {_short(e)}") from e
+    if fired.is_set():  # the deadline shut the socket: what we have is cut short
+        raise Transient(timeout)
+    if decoder.truncated():
+        raise Transient(f"truncated {encoding} body")
+    return b"".join(parts)
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{2,40})""", re.I)
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_LATIN = {"latin_1", "iso8859_1", "cp1252", "ascii"}  # often declared by Arabic sites that really send cp1256
+_ARABIC_LETTER = re.compile("[\u0621-\u064A]")
+_LATIN_ACCENT = re.compile("[\u00C0-\u00FF]")
+
+
+def _codec(label: str | None) -> str | None:
+    import codecs
+
+    if not label:
+        return None
+    try:
+        return codecs.lookup(label.strip().lower()).name.replace("-", "_")
+    except LookupError:
+        return None
+
+
+def _arabic_score(text: str) -> int:
+    # Arabic letters count for; U+FFFD (undefined byte) and accented Latin letters (cp1256 maps a few
+    # there) count against, so the legacy Arabic code page that reads as words wins.
+    return len(_ARABIC_LETTER.findall(text)) - 5 * text.count("\ufffd") - 2 * len(_LATIN_ACCENT.findall(text))
+
+
+def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
+    """Text of an HTML page: BOM, then <meta>/header charset when it fits the bytes, then sniffing."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(name, errors="replace")
+    try:
+        return body.decode("utf-8")  # valid UTF-8 with non-ASCII bytes is practically never an accident
+    except UnicodeDecodeError:
+        pass
+    meta = _META_CHARSET.search(body[:8192])
+    header = _HEADER_CHARSET.search(str(CaseInsensitiveDict(headers).get("Content-Type") or ""))
+    declared = [c for c in (_codec(meta.group(1).decode("ascii") if meta else None),
+                            _codec(header.group(1) if header else None)) if c and c not in ("utf_8", "utf_8_sig")]
+    sniff = {name: body.decode(name, errors="replace") for name in ("cp1256", "iso8859_6")}
+    best = max(sniff, key=lambda n: _arabic_score(sniff[n]))
+    for name in declared:
+        try:
+            text = body.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if name in _LATIN and _arabic_score(sniff[best]) > _arabic_score(text) + 20:
+            return sniff[best]  # a Latin label on bytes that read as Arabic in an Arabic code page
+        return text
+    if _arabic_score(sniff[best]) > 0:
+        return sniff[best]
+    return body.decode("cp1252", errors="replace")
