@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from feeds.errors import InvalidInput
-from feeds.models import Article, Classification
+from feeds.models import Article, Classification, WatchMatch
+from feeds.query_topics import TopicScore, evaluate_topics, format_topic_scores
 
 # The actor ids the labelling guidelines allow; other gazetteer actors are not scored.
 GUIDELINE_ACTORS = frozenset(
@@ -70,10 +71,13 @@ class EvalReport:
     documents: int = 0
     missing: list[str] = field(default_factory=list)  # gold docnos absent from the predictions
     notes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (docno, kind, id) -> evidence
+    topics: list[TopicScore] = field(default_factory=list)  # when topic watches were given
 
     def format(self) -> str:
         lines = [f"documents: {self.documents}", self.countries.format("countries"),
                  self.actors.format("actors")]
+        if self.topics:
+            lines.append(format_topic_scores(self.topics))
         if self.missing:
             lines.append(f"missing from corpus: {', '.join(self.missing)}")
         lines.append(f"errors: {len(self.errors)}")
@@ -120,6 +124,10 @@ class _Classifier(Protocol):
     def classify(self, article: Article) -> Classification: ...
 
 
+class _Matcher(Protocol):
+    def match(self, article: Article, classification: Classification) -> list[WatchMatch]: ...
+
+
 def corpus_article(doc: Mapping[str, Any]) -> Article:
     """An ANT corpus record as the Article the pipeline would build: title, abstract, text."""
     text = str(doc.get("text") or "")
@@ -151,10 +159,14 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         raise InvalidInput(f"{path}: cannot read: {exc}") from exc
 
 
-def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier) -> EvalReport:
-    """Classify every labelled article found in the corpus and score the result."""
+def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
+             topic_watches: _Matcher | None = None) -> EvalReport:
+    """Classify every labelled article found in the corpus and score the result (and the topic
+    watches of config/watchlists/topics.yaml, when a compiled WatchSet is given)."""
     gold = list(read_jsonl(labels_path))
-    wanted = {str(g["docno"]) for g in gold}
+    by_docno = {str(g["docno"]): g for g in gold}
+    wanted = set(by_docno)
+    items: list[tuple[Mapping[str, Any], Article, Classification]] = []
     predicted: dict[str, Prediction] = {}
     evidence: dict[tuple[str, str, str], str] = {}
     for doc in read_jsonl(corpus_path):
@@ -163,10 +175,13 @@ def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier) -> E
             continue
         article = corpus_article(doc)
         result = classifier.classify(article)
+        items.append((by_docno[docno], article, result))
         predicted[docno] = (result.ids("region"), result.ids("actor"))
         for m in result.mentions:  # the first mention behind each prediction, to explain errors
             kind = "country" if m.kind == "region" else m.kind
             evidence.setdefault((docno, kind, m.id), f"{m.surface!r}@{m.start} ({m.how})")
     report = score(gold, predicted)
     report.notes = evidence
+    if topic_watches is not None:
+        report.topics = evaluate_topics(topic_watches, items)
     return report

@@ -83,7 +83,6 @@ class Entry:
     multi: dict[str, list[Pattern]] = field(default_factory=dict)
 
 
-
 @dataclass
 class Gazetteer:
     """Entities by kind and id, plus the first-word index the classifier matches with."""
@@ -174,7 +173,7 @@ class _Loader:
             self.problems.append(f"{path}: file: top level must be a mapping of sections")
             return
         for section, items in data.items():
-            where = f"{path.name}"
+            where = str(path)
             if section == "masks":
                 self._masks(where, items)
             elif section == "not_typos":

@@ -11,6 +11,7 @@ from feeds.classify import Classifier
 from feeds.errors import InvalidInput
 from feeds.evaluate import PRF, EvalError, corpus_article, run_eval, score
 from feeds.gazetteer import default_gazetteer_paths, load_gazetteer
+from feeds.models import Article, Classification, WatchMatch
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "classify"
 
@@ -96,3 +97,20 @@ def test_unreadable_labels_raise_invalid_input(tmp_path: Path) -> None:
         run_eval(bad, FIXTURES / "corpus.jsonl.gz", clf)
     with pytest.raises(InvalidInput, match="cannot read"):
         run_eval(tmp_path / "absent.jsonl", FIXTURES / "corpus.jsonl.gz", clf)
+
+
+class _IdlibWatch:
+    """A fake topic watch: fires topic-idlib when the classifier found the place Idlib."""
+
+    def match(self, article: Article, classification: Classification) -> list[WatchMatch]:
+        return [WatchMatch("topic-idlib")] if "idlib" in classification.ids("place") else []
+
+
+def test_run_eval_scores_topic_watches_when_given() -> None:
+    clf = Classifier(load_gazetteer(default_gazetteer_paths()))
+    report = run_eval(FIXTURES / "labels.jsonl", FIXTURES / "corpus.jsonl.gz", clf, _IdlibWatch())
+    gold_lines = [json.loads(x) for x in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    idlib = next(t for t in report.topics if t.topic == "idlib")
+    assert idlib.tp + idlib.fn == sum(1 for g in gold_lines if g["topics"]["idlib"])
+    assert idlib.fn == 0
+    assert "idlib" in report.format() and "turkey_russia_syria" in report.format()
