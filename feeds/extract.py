@@ -1,0 +1,109 @@
+"""Page → Article: main text, title, date and canonical URL, or the feed's own description when the page fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+
+from feeds.http import decode_html
+from feeds.models import Article, Entry
+
+# Below this many characters the "main text" is a cookie banner, a paywall stub or a video caption; the feed's
+# description is then at least as informative, and classifying 80 characters of boilerplate would mislead.
+MIN_TEXT_CHARS = 150
+# trafilatura walks the whole DOM; a bigger tree is a generated or hostile page, not an article.
+MAX_TREE_SIZE = 200_000
+_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_HEAD_END = re.compile(r"</head\s*>", re.I)
+
+
+def canonical_link(html: str, base: str) -> str | None:
+    """The page's <link rel=canonical> as an absolute http(s) URL, if it is one we can trust.
+
+    Not trusted: another host (syndication pointing at the original outlet is a different article record) and
+    a bare home page (templates that stamp the site root on every article would merge them all into one).
+    """
+    end = _HEAD_END.search(html)
+    head = html[: end.start()] if end else html[:200_000]
+    for tag in _LINK_TAG.findall(head):
+        attrs = {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(tag)}
+        if "canonical" not in attrs.get("rel", "").lower().split() or not attrs.get("href", "").strip():
+            continue
+        url = urljoin(base, attrs["href"].strip())
+        parts, base_parts = urlsplit(url), urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        if base_parts.hostname and _site(parts.hostname) != _site(base_parts.hostname):
+            return None
+        if parts.path in ("", "/") and not parts.query:
+            return None
+        return url
+    return None
+
+
+def _site(host: str) -> str:
+    return host.lower().removeprefix("www.").removeprefix("m.")
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _best_date(page: str | None, entry: Entry | None) -> datetime | None:
+    page_dt = _parse_date(page)
+    feed_dt = _parse_date(entry.published) if entry else None
+    if page_dt is None:
+        return feed_dt
+    # htmldate often knows only the day: keep the feed's exact time when it falls on that same day.
+    date_only = page is not None and "T00:00:00" in page and not page.endswith(("+0000", "Z"))
+    if date_only and feed_dt is not None and feed_dt.date() == page_dt.date():
+        return feed_dt
+    return page_dt
+
+
+def article_from_entry(entry: Entry, note: str) -> Article:
+    """The feed's title and description as the article (pages off, page blocked, or page empty)."""
+    return Article(url=entry.url, title=entry.title, text=entry.summary, feed_id=entry.feed_id,
+                   published=_parse_date(entry.published), source="feed_description", note=note)
+
+
+def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: Entry | None = None) -> Article:
+    """Main text (trafilatura, precision first), title, date and trusted canonical URL of a fetched page."""
+    html = decode_html(body, headers)
+    canonical = canonical_link(html, url) or url
+    doc = None
+    if html.strip():
+        try:
+            doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, include_comments=False,
+                                              with_metadata=True, max_tree_size=MAX_TREE_SIZE,
+                                              date_extraction_params=_DATE_PARAMS)
+        except Exception:  # trafilatura/lxml on hostile markup; the feed text below is the honest fallback
+            doc = None
+    text = (getattr(doc, "text", None) or "").strip()
+    title = (getattr(doc, "title", None) or "").strip() or (entry.title if entry else "")
+    published = _best_date(getattr(doc, "date", None), entry)
+    if len(text) < MIN_TEXT_CHARS and entry is not None and len(entry.summary) >= len(text):
+        why = "no main text found on the page" if not text else f"page text too short ({len(text)} chars)"
+        fallback = article_from_entry(entry, why)
+        return Article(url=canonical, title=fallback.title or title, text=fallback.text, feed_id=entry.feed_id,
+                       published=published, source="feed_description", note=why)
+    return Article(url=canonical, title=title, text=text, feed_id=entry.feed_id if entry else "",
+                   published=published, source="page")
