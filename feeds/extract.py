@@ -35,7 +35,7 @@ def canonical_link(html: str, base: str) -> str | None:
         attrs = {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(tag)}
         if "canonical" not in attrs.get("rel", "").lower().split() or not attrs.get("href", "").strip():
             continue
-        url = urljoin(base, attrs["href"].strip())
+        url = urljoin(base, str(attrs["href"]).strip())
         parts, base_parts = urlsplit(url), urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None
