@@ -241,11 +241,12 @@ class Classifier:
             if "نظير" not in tok.norm or not any(c in self.g.counterpart_words for c in stem_candidates(tok.norm)):
                 continue
             nis = nisbas.get(toks[i + 1].start)
-            prev = [m for m in mentions if m.kind == "actor" and m.end <= tok.start]
-            if nis is None or not prev:
+            if nis is None:
                 continue
-            office = next((r.office for r in self.g.roles_by_actor.get(prev[-1].id, [])
-                           if r.valid_on(day)), None)
+            # the office of the nearest person before it who holds one ("الكرملين" holds none)
+            offices = (r.office for m in reversed(mentions) if m.kind == "actor" and m.end <= tok.start
+                       for r in self.g.roles_by_actor.get(m.id, []) if r.valid_on(day) and r.office != "presidency")
+            office = next(offices, None)
             holders = [r for r in self.g.offices.get((office or "", nis.id), []) if r.valid_on(day)]
             if len(holders) == 1:
                 out.append(Mention("actor", holders[0].actor, tok.start, nis.end, doc[tok.start:nis.end],

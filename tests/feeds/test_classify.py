@@ -179,6 +179,9 @@ def test_counterpart_after_putin_is_erdogan(clf: Classifier) -> None:
     assert role.how == "role" and role.surface == "بنظيره التركي"
     lavrov = run(clf, "بحث لافروف مع نظيره التركي", when=datetime(2018, 6, 1))
     assert actors(lavrov) == {"lavrov", "cavusoglu"}
+    # an institution in between is skipped: the counterpart is of the nearest office holder
+    c = run(clf, "قال بوتين، بحسب بيان الكرملين، لنظيره الإيراني", when=datetime(2018, 6, 1))
+    assert actors(c) == {"putin", "kremlin", "rouhani"}
 
 
 # -- offsets, ranking, the seed article ---------------------------------------------------------
