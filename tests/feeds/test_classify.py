@@ -221,3 +221,10 @@ def test_seed_article_regions_actors_and_located_mentions(clf: Classifier) -> No
     for m in idlib + libya:
         assert art.document[m.start:m.end] == m.surface
     assert all("إدلب" in m.surface for m in idlib)
+
+
+def test_empty_and_latin_text(clf: Classifier) -> None:
+    empty = clf.classify(Article(url="u", title="", text=""))
+    assert empty.regions == () and empty.mentions == ()
+    c = run(clf, "Putin met Erdogan in Sochi")
+    assert actors(c) == {"putin", "erdogan"}
