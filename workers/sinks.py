@@ -9,15 +9,31 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Annotated, Any, Literal, Protocol
 
 import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from feeds.alerts import render_email, render_plain, render_slack, render_text, render_webhook, subject
+from feeds.alerts import escape_controls, render_email, render_plain, render_slack, render_text, render_webhook, subject
+from feeds.digest import (
+    Digest,
+    Notice,
+    digest_subject,
+    render_digest_email,
+    render_digest_slack,
+    render_digest_text,
+    render_digest_webhook,
+    render_notice_email,
+    render_notice_log,
+    render_notice_slack,
+    render_notice_text,
+    render_notice_webhook,
+)
 from feeds.errors import Permanent, Transient
 from feeds.models import Alert, Severity
+from workers.routing import DigestSchedule, QuietHours, Throttle
 
 # Retry-After beyond this is clamped: the task's retry countdowns must stay well below the broker's
 # 600 s visibility timeout, so a longer wait is better spent as several shorter retries.
@@ -41,6 +57,12 @@ def _address(value: str) -> str:
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     min_severity: Severity = "low"
+    # Routing (docs/alerts.md, workers/routing.py): send at once or collect into a digest; quiet hours;
+    # at most `throttle.max` immediate alerts per watch per `throttle.per`, the rest into the digest.
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest: DigestSchedule | None = None
+    quiet_hours: QuietHours | None = None
+    throttle: Throttle | None = None
 
 
 class SlackSinkConfig(_Base):
@@ -115,6 +137,12 @@ class Sink(Protocol):
     def send(self, alert: Alert) -> None:
         """Deliver or raise Transient (retry, maybe after retry_after) / Permanent (give up)."""
 
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver a digest; same errors as `send`."""
+
+    def send_notice(self, notice: Notice) -> None:
+        """Deliver a notice ("N more in digest", spike, ops); same errors as `send`."""
+
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), clamped to MAX_RETRY_AFTER_S."""
@@ -169,6 +197,14 @@ class SlackSink:
     def send(self, alert: Alert) -> None:
         post(self.session, "slack", self.config.webhook_url, self.config.timeout_s, json=render_slack(alert))
 
+    def send_digest(self, digest: Digest) -> None:
+        post(self.session, "slack", self.config.webhook_url, self.config.timeout_s,
+             json=render_digest_slack(digest))
+
+    def send_notice(self, notice: Notice) -> None:
+        post(self.session, "slack", self.config.webhook_url, self.config.timeout_s,
+             json=render_notice_slack(notice))
+
 
 @dataclass
 class WebhookSink:
@@ -177,7 +213,15 @@ class WebhookSink:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def send(self, alert: Alert) -> None:
-        body, headers = render_webhook(alert, self.config.secret, time.time())
+        self._post(*render_webhook(alert, self.config.secret, time.time()))
+
+    def send_digest(self, digest: Digest) -> None:
+        self._post(*render_digest_webhook(digest, self.config.secret, time.time()))
+
+    def send_notice(self, notice: Notice) -> None:
+        self._post(*render_notice_webhook(notice, self.config.secret, time.time()))
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> None:
         post(self.session, "webhook", self.config.url, self.config.timeout_s, data=body, headers=headers)
 
 
@@ -188,7 +232,18 @@ class EmailSink:
 
     def send(self, alert: Alert) -> None:
         c = self.config
-        msg = render_email(alert, c.sender, c.to, c.domain)
+        self._deliver(render_email(alert, c.sender, c.to, c.domain))
+
+    def send_digest(self, digest: Digest) -> None:
+        c = self.config
+        self._deliver(render_digest_email(digest, c.sender, c.to, c.domain))
+
+    def send_notice(self, notice: Notice) -> None:
+        c = self.config
+        self._deliver(render_notice_email(notice, c.sender, c.to, c.domain))
+
+    def _deliver(self, msg: EmailMessage) -> None:
+        c = self.config
         msg["Date"] = email.utils.format_datetime(datetime.now(UTC))
         try:
             with self._connect() as smtp:
@@ -239,6 +294,14 @@ class LogSink:
         emit("alert_sent", sink=self.id, watch=alert.watch_id, story=alert.story_id,
              severity=alert.severity, text=render_text(alert))
 
+    def send_digest(self, digest: Digest) -> None:
+        structlog.get_logger("marsad.alerts").info(
+            "digest_sent", sink=self.id, stories=digest.stories, text=escape_controls(render_digest_text(digest)))
+
+    def send_notice(self, notice: Notice) -> None:
+        structlog.get_logger("marsad.alerts").warning(
+            "notice_sent", sink=self.id, kind=notice.kind, text=render_notice_log(notice))
+
 
 @dataclass
 class AppriseSink:
@@ -246,6 +309,15 @@ class AppriseSink:
     config: AppriseSinkConfig
 
     def send(self, alert: Alert) -> None:
+        self._notify(subject(alert), render_plain(alert))
+
+    def send_digest(self, digest: Digest) -> None:
+        self._notify(digest_subject(digest), render_digest_text(digest))
+
+    def send_notice(self, notice: Notice) -> None:
+        self._notify(notice.title, render_notice_text(notice))
+
+    def _notify(self, title: str, body: str) -> None:
         try:
             # optional: `pip install apprise` to reach Telegram, Teams, Discord, ntfy …
             apprise: Any = importlib.import_module("apprise")
@@ -257,7 +329,7 @@ class AppriseSink:
                 raise Permanent("apprise: a URL is not supported or malformed")
         # body_format "text": each Apprise plugin escapes it for its own service (Telegram HTML, Matrix …).
         # Apprise reports only success/failure per service, so a failure may be worth a retry.
-        if not notifier.notify(title=subject(alert), body=render_plain(alert), body_format="text"):
+        if not notifier.notify(title=title, body=body, body_format="text"):
             raise Transient("apprise: at least one service failed")
 
 
