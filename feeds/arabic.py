@@ -1,8 +1,9 @@
-"""Arabic normalisation, tokenisation and clitic handling: the one definition used everywhere."""
+"""Arabic normalisation, tokenisation, clitics, nisba and typo forms: the one definition used everywhere."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -89,3 +90,32 @@ def stem_candidates(norm: str) -> tuple[str, ...]:
             if p.endswith("لل") and "ال" + stem not in out:
                 out.append("ال" + stem)
     return tuple(out)
+
+
+# Nisba endings generated from a masculine singular base "ليبي": feminine, sound plurals, feminine plural.
+# Broken plurals (الأتراك، الروس) are irregular and listed in the data as `nisba_forms`.
+NISBA_ENDINGS = ("", "ه", "ون", "ين", "ات")
+
+
+# Shortest region name that may be matched with a one-edit typo: shorter names have too many
+# real-word neighbours ("مصر" / "مصرع", "ليبي" / "ليلي"); ليبيا (5 letters) is the shortest we need.
+TYPO_MIN_LEN = 5
+
+
+def typo_keys(word: str) -> Iterator[str]:
+    """Substitution and transposition neighbours as wildcard keys: ليببا and ليبيا share "ليب?ا".
+
+    Insertions and deletions are left out on purpose: at word ends they are morphology, not typos
+    (بوتينا is a different name from بوتين, ليبيه is the nisba of ليبيا).
+    """
+    for i in range(1, len(word) - 1):  # a wrong first or last letter is usually another word
+        yield word[:i] + "?" + word[i + 1:]
+    for i in range(1, len(word) - 2):
+        if word[i] != word[i + 1]:
+            yield word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+
+def nisba_forms(base: str) -> list[str]:
+    """Inflect a nisba base, agreeing every word: كوري شمالي → كوريه شماليه, كوريون شماليون ..."""
+    words = base.split()
+    return [" ".join(w + e for w in words) for e in NISBA_ENDINGS]

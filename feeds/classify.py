@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from feeds.arabic import Token, normalize, stem_candidates, tokenize
-from feeds.gazetteer import HOW_PRIORITY, TYPO_MIN_LEN, Entity, Gazetteer, Target, typo_keys
+from feeds.arabic import TYPO_MIN_LEN, Token, normalize, stem_candidates, tokenize, typo_keys
+from feeds.gazetteer import HOW_PRIORITY, Entity, Gazetteer, Target
 from feeds.models import Article, Classification, EntityHit, Mention, MentionHow, MentionKind
 
 # Rank weights: a mention in the title says more about what the article is about than one in the

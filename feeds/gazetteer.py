@@ -10,14 +10,11 @@ from typing import Any
 
 import yaml
 
-from feeds.arabic import normalize_words
+from feeds.arabic import TYPO_MIN_LEN, nisba_forms, normalize_words, typo_keys
 from feeds.errors import InvalidInput
 from feeds.models import MentionHow, MentionKind
 
 KINDS: dict[str, MentionKind] = {"regions": "region", "places": "place", "actors": "actor"}
-# Nisba endings generated from a masculine singular base "ليبي": feminine, sound plurals, feminine plural.
-# Broken plurals (الأتراك، الروس) are irregular and listed in the data as `nisba_forms`.
-NISBA_ENDINGS = ("", "ه", "ون", "ين", "ات")
 # How a name was recognised, strongest first: when one name fits several entities (عمان = Oman and
 # Amman, طرابلس = Tripoli of Libya and of Lebanon) and the article gives no other clue, the stronger wins.
 HOW_PRIORITY: dict[str, int] = {"name": 0, "nisba": 1, "capital": 2, "place": 3, "role": 4, "typo": 5}
@@ -127,30 +124,6 @@ class Gazetteer:
                 return
         patterns.append(Pattern(rest, [target]))
         patterns.sort(key=lambda p: -len(p.rest))  # stable: the one-word name stays last
-
-
-# Shortest region name that may be matched with a one-edit typo: shorter names have too many
-# real-word neighbours ("مصر" / "مصرع", "ليبي" / "ليلي"); ليبيا (5 letters) is the shortest we need.
-TYPO_MIN_LEN = 5
-
-
-def typo_keys(word: str) -> Iterator[str]:
-    """Substitution and transposition neighbours as wildcard keys: ليببا and ليبيا share "ليب?ا".
-
-    Insertions and deletions are left out on purpose: at word ends they are morphology, not typos
-    (بوتينا is a different name from بوتين, ليبيه is the nisba of ليبيا).
-    """
-    for i in range(1, len(word) - 1):  # a wrong first or last letter is usually another word
-        yield word[:i] + "?" + word[i + 1:]
-    for i in range(1, len(word) - 2):
-        if word[i] != word[i + 1]:
-            yield word[:i] + word[i + 1] + word[i] + word[i + 2:]
-
-
-def nisba_forms(base: str) -> list[str]:
-    """Inflect a nisba base, agreeing every word: كوري شمالي → كوريه شماليه, كوريون شماليون ..."""
-    words = base.split()
-    return [" ".join(w + e for w in words) for e in NISBA_ENDINGS]
 
 
 class _Loader:

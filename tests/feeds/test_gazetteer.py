@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from feeds.arabic import nisba_forms, typo_keys
 from feeds.errors import InvalidInput
-from feeds.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer, nisba_forms, typo_keys
+from feeds.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
 
 REQUIRED_ACTORS = (
     "putin erdogan assad haftar sarraj salame de_mistura lavrov cavusoglu trump macron sisi rouhani "
