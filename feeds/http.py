@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 
 Resolver = Callable[[str, int], Sequence[str]]
+AddressCheck = Callable[[str], "str | None"]  # an IP → why it is blocked, or None
 DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
 ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
 CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
@@ -88,9 +89,10 @@ def system_resolve(host: str, port: int) -> list[str]:
 class _Guard:
     """Resolves a host once, checks every answer, and returns the one IP the socket will use (the pin)."""
 
-    def __init__(self, allow_private: bool, resolve: Resolver) -> None:
+    def __init__(self, allow_private: bool, resolve: Resolver, check: AddressCheck) -> None:
         self.allow_private = allow_private
         self.resolve = resolve
+        self.check = check
         self.local = threading.local()  # sockets opened by the fetch running on this thread
 
     def pick(self, host: str, port: int) -> str:
@@ -99,7 +101,7 @@ class _Guard:
             raise socket.gaierror(f"no address for {host}")
         if not self.allow_private:
             for ip in addrs:  # one bad answer blocks the name: a mix of public and private is itself suspicious
-                reason = address_block_reason(ip)
+                reason = self.check(ip)
                 if reason:
                     raise _Blocked(reason)
         return addrs[0]
@@ -152,14 +154,18 @@ class _GuardedAdapter(HTTPAdapter):
 _cache = threading.local()
 
 
-def guarded_session(allow_private: bool, resolve: Resolver | None = None,
-                    session: requests.Session | None = None) -> tuple[requests.Session, _Guard]:
-    """A session whose every connection goes through the guard (cached per thread for the default resolver)."""
-    key = ("allow" if allow_private else "deny") if resolve is None and session is None else None
+def guarded_session(allow_private: bool, resolve: Resolver | None = None, session: requests.Session | None = None,
+                    check: AddressCheck | None = None) -> tuple[requests.Session, _Guard]:
+    """A session whose every connection goes through the guard (cached per thread unless hooks are given).
+
+    A session passed in gets the guarded adapter mounted for http:// and https://.
+    """
+    default = resolve is None and session is None and check is None
+    key = ("allow" if allow_private else "deny") if default else None
     if key is not None and key in getattr(_cache, "sessions", {}):
         cached: tuple[requests.Session, _Guard] = _cache.sessions[key]
         return cached
-    guard = _Guard(allow_private, resolve or system_resolve)
+    guard = _Guard(allow_private, resolve or system_resolve, check or address_block_reason)
     sess = session or requests.Session()
     sess.trust_env = False  # an environment proxy would connect for us and bypass the address check
     adapter = _GuardedAdapter(guard)
@@ -224,11 +230,19 @@ class _Zlib:
             for wbits in self.wbits[:-1]:
                 self.obj = zlib.decompressobj(wbits)
                 try:
-                    return bytes(self.obj.decompress(data, max_length))
+                    return self._more(bytes(self.obj.decompress(data, max_length)), max_length)
                 except zlib.error:
                     pass
             self.obj = zlib.decompressobj(self.wbits[-1])
-        return bytes(self.obj.decompress(data, max_length))
+        return self._more(bytes(self.obj.decompress(data, max_length)), max_length)
+
+    def _more(self, out: bytes, max_length: int) -> bytes:
+        # gzip allows several members back to back; each starts a fresh decompressor
+        while self.obj.eof and self.obj.unused_data and len(self.wbits) == 1 and len(out) <= max_length:
+            rest = self.obj.unused_data
+            self.obj = zlib.decompressobj(self.wbits[0])
+            out += self.obj.decompress(rest, max_length - len(out) + 1)
+        return out
 
     def over(self) -> bool:
         return bool(self.obj is not None and self.obj.unconsumed_tail)
@@ -268,11 +282,14 @@ class _Decoder:
 
 def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modified: str | None = None,
           accept: str = DEFAULT_ACCEPT, session: requests.Session | None = None,
-          resolve: Resolver | None = None) -> FetchResult:
-    """GET `url` within `policy`; raise Transient (retry later) or Permanent (with a short reason)."""
+          resolve: Resolver | None = None, check: AddressCheck | None = None) -> FetchResult:
+    """GET `url` within `policy`; raise Transient (retry later) or Permanent (with a short reason).
+
+    `resolve` (host, port → IPs) and `check` (IP → block reason) replace DNS and the address rule (tests).
+    """
     t0 = time.monotonic()
     deadline = t0 + policy.timeout_s
-    sess, guard = guarded_session(policy.allow_private_addresses, resolve, session)
+    sess, guard = guarded_session(policy.allow_private_addresses, resolve, session, check)
     headers = {"User-Agent": policy.user_agent, "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING,
                "Connection": "close"}  # a fresh connection per fetch: its socket is then ours to time out
     if etag:

@@ -78,7 +78,7 @@ def _link(raw: Any, base_url: str) -> str:
                 break
     if not isinstance(href, str) or not href.strip():
         return ""
-    if raw.get("guidislink") and not re.match(r"(?i)https?://", href.strip()):
+    if raw.get("guidislink") and href == raw.get("id") and not re.match(r"(?i)https?://", href.strip()):
         return ""  # RSS guids are permalinks by default, but "g1" or a tag: URI is no link to follow
     url = urljoin(base_url, href.strip())
     return url if urlsplit(url).scheme in ("http", "https") else ""
