@@ -191,7 +191,7 @@ def digest_tick(rt: Runtime, now: float, enqueue: Callable[[dict[str, Any], str]
     spikes: SpikesConfig | None = getattr(rt.settings, "spikes", None)
     if spikes is not None:
         stats["spikes"] = check_spikes(rt, spikes, now)
-    return dict(stats)
+    return {k: v for k, v in stats.items() if v}
 
 
 def _throttle_notices(rt: Runtime, now: float) -> int:
