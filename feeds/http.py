@@ -73,7 +73,7 @@ def address_block_reason(ip: str) -> str | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     for attr, label in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                        ("is_unspecified", "unspecified"), ("is_private", "private"), ("is_reserved", "reserved")):
+                        ("is_unspecified", "unspecified"), ("is_reserved", "reserved"), ("is_private", "private")):
         if getattr(addr, attr):
             return f"blocked: {label} address {addr}"
     if not addr.is_global:  # shared (100.64/10), benchmarking, documentation ranges …
