@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from trafilatura.settings import use_config
 
 from feeds.http import decode_html
 from feeds.models import Article, Entry
@@ -17,6 +18,8 @@ from feeds.models import Article, Entry
 MIN_TEXT_CHARS = 150
 # trafilatura walks the whole DOM; a bigger tree is a generated or hostile page, not an article.
 MAX_TREE_SIZE = 200_000
+_CONFIG = use_config()
+_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", str(MAX_TREE_SIZE))
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
 _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
@@ -72,9 +75,10 @@ def _best_date(page: str | None, entry: Entry | None) -> datetime | None:
     feed_dt = _parse_date(entry.published) if entry else None
     if page_dt is None:
         return feed_dt
-    # htmldate often knows only the day: keep the feed's exact time when it falls on that same day.
-    date_only = page is not None and "T00:00:00" in page and not page.endswith(("+0000", "Z"))
-    if date_only and feed_dt is not None and feed_dt.date() == page_dt.date():
+    # A page date with no time is htmldate's guess from text and URLs (a sidebar, a "related" box): the
+    # feed's own timestamp, when there is one, is then the better record.
+    date_only = page is not None and page.endswith("T00:00:00")
+    if date_only and feed_dt is not None:
         return feed_dt
     return page_dt
 
@@ -93,7 +97,7 @@ def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: En
     if html.strip():
         try:
             doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, include_comments=False,
-                                              with_metadata=True, max_tree_size=MAX_TREE_SIZE,
+                                              with_metadata=True, config=_CONFIG,
                                               date_extraction_params=_DATE_PARAMS)
         except Exception:  # trafilatura/lxml on hostile markup; the feed text below is the honest fallback
             doc = None
