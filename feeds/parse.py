@@ -37,6 +37,8 @@ _DROP_BLOCKS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _BREAKS = re.compile(r"<\s*(?:br|/p|/div|/li|/h[1-6])\b[^>]*>", re.I)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
+# A removed tag becomes a space, except before punctuation: "<b>عاجل</b>: قمة" → "عاجل: قمة".
+_TAG_BEFORE_PUNCT = re.compile(r"<[^>]*>(?=[,.:;!?،؛؟)])")
 
 
 def strip_entity_declarations(body: bytes) -> bytes:
@@ -50,9 +52,10 @@ def html_to_text(value: str, limit: int = MAX_SUMMARY) -> str:
     """Plain text of an HTML fragment: scripts dropped, tags removed, entities unescaped, spaces collapsed."""
     if "<" in value:
         value = _BREAKS.sub("\n", _DROP_BLOCKS.sub(" ", value))
-        value = _TAG.sub(" ", value)
+        value = _TAG.sub(" ", _TAG_BEFORE_PUNCT.sub("", value))
     value = html.unescape(value)
-    value = _TAG.sub(" ", value) if "<" in value and ">" in value else value  # escaped markup (&lt;p&gt;)
+    if "<" in value and ">" in value:  # escaped markup (&lt;p&gt;)
+        value = _TAG.sub(" ", _TAG_BEFORE_PUNCT.sub("", value))
     value = _NEWLINES.sub("\n", _SPACES.sub(" ", value)).strip()
     return value[:limit]
 
@@ -101,7 +104,8 @@ def _entry(raw: Any, feed: FeedSource, base_url: str) -> Entry:
     guid = raw.get("id") if isinstance(raw.get("id"), str) else ""
     if not guid or not guid.strip():
         guid = url or "sha256:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
-    published = _iso(raw.get("published_parsed")) or _iso(raw.get("updated_parsed"))
+    # dict.get: FeedParserDict.get("updated_parsed") warns and aliases published_parsed
+    published = _iso(dict.get(raw, "published_parsed")) or _iso(dict.get(raw, "updated_parsed"))
     return Entry(feed_id=feed.id, url=url, guid=guid.strip()[:2000], title=title, summary=summary,
                  published=published)
 
