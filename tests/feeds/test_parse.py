@@ -11,7 +11,7 @@ import pytest
 
 from feeds.errors import Permanent
 from feeds.models import FeedSource
-from feeds.parse import MAX_ENTRIES, html_to_text, parse_feed, strip_entity_declarations
+from feeds.parse import MAX_ENTRIES, _plain_rss_items, html_to_text, parse_feed, strip_entity_declarations
 
 FEED = FeedSource(id="ant", url="http://corpus.example/rss", name="ANT sample")
 CORPUS_FEED = Path(__file__).parent.parent / "fixtures" / "feeds" / "corpus_feed.xml"
@@ -125,3 +125,23 @@ def test_html_to_text() -> None:
         "سطر أول\nسطر ثان")
     assert html_to_text("&lt;b&gt;مهم&lt;/b&gt; &amp; عاجل") == "مهم & عاجل"
     assert len(html_to_text("كلمة " * 10_000, limit=100)) == 100
+
+
+MIXED = rss(
+    "<item><title>A &amp; B &lt;b&gt;bold&lt;/b&gt;</title><link> /rel/1 </link><guid>g-1</guid>"
+    "<pubDate>Sun, 18 Feb 2018 21:35:43 +0400</pubDate><description><![CDATA[<p>نص <a href='/x'>رابط</a></p>]]>"
+    "</description><category>c</category></item>"
+    '<item><title>بلا رابط</title><guid isPermaLink="true">http://n.example/perma</guid>'
+    "<dc:date xmlns:dc='http://purl.org/dc/elements/1.1/'>2018-02-18T10:00:00Z</dc:date></item>"
+    '<item><title>guid not a link</title><guid isPermaLink="false">urn:x:1</guid>'
+    "<content:encoded xmlns:content='http://purl.org/rss/1.0/modules/content/'>&lt;p&gt;كامل&lt;/p&gt;"
+    "</content:encoded></item>"
+    "<item><title>bad date</title><link>http://n.example/3</link><pubDate>2018-13-45</pubDate></item>")
+
+
+@pytest.mark.parametrize("body", [CORPUS_FEED.read_bytes(), MIXED], ids=["corpus", "mixed"])
+def test_fast_path_reads_plain_rss_exactly_as_feedparser(body: bytes) -> None:
+    assert _plain_rss_items(body) is not None  # the fast path really read it
+    fast = parse_feed(body, FEED, "https://n.example/feed/")
+    assert fast == parse_feed(body, FEED, "https://n.example/feed/", fast=False)
+    assert fast and all(e.title for e in fast)
