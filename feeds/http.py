@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import re
 import socket
@@ -176,6 +177,50 @@ def guarded_session(allow_private: bool, resolve: Resolver | None = None, sessio
     return sess, guard
 
 
+class _Watchdog:
+    """One daemon thread that runs each registered callback at its deadline (a Timer per fetch costs a thread)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.heap: list[tuple[float, int, Callable[[], None]]] = []
+        self.cancelled: set[int] = set()
+        self.seq = 0
+        self.thread: threading.Thread | None = None
+
+    def add(self, at: float, fn: Callable[[], None]) -> int:
+        with self.cond:
+            self.seq += 1
+            heapq.heappush(self.heap, (at, self.seq, fn))
+            if self.thread is None or not self.thread.is_alive():  # also after a fork
+                self.thread = threading.Thread(target=self._run, name="marsad-fetch-deadlines", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+            return self.seq
+
+    def cancel(self, token: int) -> None:
+        with self.cond:
+            self.cancelled.add(token)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while self.heap and self.heap[0][1] in self.cancelled:
+                    self.cancelled.discard(heapq.heappop(self.heap)[1])
+                if not self.heap:
+                    self.cond.wait()
+                    continue
+                at, _token, fn = self.heap[0]
+                delay = at - time.monotonic()
+                if delay > 0:
+                    self.cond.wait(delay)
+                    continue
+                heapq.heappop(self.heap)
+            fn()
+
+
+_watchdog = _Watchdog()
+
+
 @contextmanager
 def _deadline(guard: _Guard, seconds: float) -> Iterator[threading.Event]:
     """Shut this fetch's sockets down when the deadline passes: socket timeouts are per read, not in total."""
@@ -185,19 +230,17 @@ def _deadline(guard: _Guard, seconds: float) -> Iterator[threading.Event]:
 
     def kill() -> None:
         fired.set()
-        for s in sockets:
+        for s in list(sockets):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
-    timer = threading.Timer(max(seconds, 0.0), kill)
-    timer.daemon = True
-    timer.start()
+    token = _watchdog.add(time.monotonic() + max(seconds, 0.0), kill)
     try:
         yield fired
     finally:
-        timer.cancel()
+        _watchdog.cancel(token)
         guard.local.sockets = None
 
 
