@@ -109,6 +109,7 @@ def serve(port_q: Any, n_feeds: int) -> None:
 
 
 POLICY = FetchPolicy(timeout_s=20, allow_private_addresses=True)  # the bench server is on 127.0.0.1
+FAST = {"on": True}  # --feedparser turns the lxml fast path off (set before the pool forks)
 
 
 def marsad_poll(job: list[tuple[str, str]]) -> tuple[float, int, int]:
@@ -124,7 +125,7 @@ def marsad_poll(job: list[tuple[str, str]]) -> tuple[float, int, int]:
             if hashes.get(url) == digest:
                 continue
             hashes[url] = digest
-            entries += len(parse_feed(res.body, feed, res.url))
+            entries += len(parse_feed(res.body, feed, res.url, fast=FAST["on"]))
         except MarsadError:
             failed += 1
     return time.process_time() - cpu0, entries, failed
@@ -151,7 +152,9 @@ def main() -> None:
     ap.add_argument("--feeds", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--feedparser", action="store_true", help="parse every feed with feedparser (no fast path)")
     args = ap.parse_args()
+    FAST["on"] = not args.feedparser
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     server = ctx.Process(target=serve, args=(q, args.feeds), daemon=True)
@@ -169,7 +172,8 @@ def main() -> None:
     server.terminate()
     rate: dict[str, float] = {}
     print(f"{args.feeds} feeds ({100 // CHANGED_EVERY} % changed, rest 304), {ITEMS_PER_FEED} items each, "
-          f"{args.workers} client processes, {args.repeats} repeats; corpus: {CORPUS.exists()}")
+          f"{args.workers} client processes, {args.repeats} repeats; corpus: {CORPUS.exists()}; "
+          f"parser: {'lxml fast path + feedparser' if FAST['on'] else 'feedparser only'}")
     for name, runs in figures.items():
         wall = statistics.median(r[0] for r in runs)
         cpu_ms = statistics.median(r[1] for r in runs) / args.feeds * 1000
