@@ -133,7 +133,7 @@ def parse_feed(body: bytes, feed: FeedSource, base_url: str, *, charset: str | N
     """
     if not body.strip():
         raise Permanent("not a feed: empty response")
-    clean = strip_entity_declarations(body)
+    clean = strip_entity_declarations(_widths_to_utf8(body))
     raw_entries: list[Any] | None = None
     if fast and (charset is None or charset.lower().replace("_", "-") in ("utf-8", "utf8")):
         raw_entries = _plain_rss_items(clean)
@@ -173,6 +173,13 @@ _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 _FIELDS = ("title", "link", "guid", "description", "pubDate", _CONTENT, _DC_DATE)
+# Item children feedparser does not turn into title/link/id/summary/content/dates; any other child (body,
+# xhtml:body, itunes:summary, media:description, atom:link …) sends the feed to feedparser.
+_IGNORED = frozenset(("category", "comments", "author", "enclosure", "source",
+                      "{http://purl.org/dc/elements/1.1/}creator", "{http://purl.org/rss/1.0/modules/slash/}comments",
+                      "{http://wellformedweb.org/CommentAPI/}commentRss", "{http://search.yahoo.com/mrss/}thumbnail",
+                      "{http://search.yahoo.com/mrss/}content"))
+_C1 = re.compile("[\x80-\x9f]")  # feedparser maps these cp1252 slips to real characters; leave them to it
 
 
 def _plain_rss_items(clean: bytes) -> list[dict[str, Any]] | None:
@@ -192,10 +199,10 @@ def _plain_rss_items(clean: bytes) -> list[dict[str, Any]] | None:
         guid_is_link = True
         for child in item:
             tag = child.tag
-            if not isinstance(tag, str) or tag not in _FIELDS:
-                continue  # category, enclosure, media:* … are not read
-            if tag in fields or len(child):
-                return None  # a repeated field or markup inside one: feedparser's reading is the reference
+            if not isinstance(tag, str) or (tag in _IGNORED and not len(child)):
+                continue
+            if tag not in _FIELDS or tag in fields or len(child) or (child.text and _C1.search(child.text)):
+                return None  # an unknown or repeated field, or markup inside one: feedparser's reading rules
             fields[tag] = (child.text or "").strip()
             if tag == "guid":
                 guid_is_link = (child.get("isPermaLink") or "true").strip().lower() == "true"
@@ -214,6 +221,21 @@ def _plain_rss_items(clean: bytes) -> list[dict[str, Any]] | None:
             raw["updated_parsed"] = feedparser_date(fields[_DC_DATE])
         items.append(raw)
     return items
+
+
+_WIDE = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+         (b"\xfe\xff", "utf-16-be"), (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+         (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"))
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
+
+
+def _widths_to_utf8(body: bytes) -> bytes:
+    """UTF-16/32 bodies as UTF-8, so that entity stripping and charset sniffing (ASCII patterns) see them."""
+    for prefix, codec in _WIDE:
+        if body.startswith(prefix):
+            text = body.decode(codec, errors="replace").lstrip("\ufeff")
+            return _DECLARED_ENCODING.sub(r"\1", text, count=1).encode("utf-8")
+    return body
 
 
 def _sniff_charset(body: bytes) -> str:

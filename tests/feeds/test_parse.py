@@ -145,3 +145,12 @@ def test_fast_path_reads_plain_rss_exactly_as_feedparser(body: bytes) -> None:
     fast = parse_feed(body, FEED, "https://n.example/feed/")
     assert fast == parse_feed(body, FEED, "https://n.example/feed/", fast=False)
     assert fast and all(e.title for e in fast)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_wide_encodings_are_read_and_their_entity_declarations_stripped_too(codec: str) -> None:
+    title = "هدنة في إدلب"
+    body = ('<?xml version="1.0" encoding="' + codec + '"?><!DOCTYPE rss [<!ENTITY a "' + "A" * 1000 + '">]>'
+            f'<rss version="2.0"><channel><item><title>{title} &a;&a;</title><guid>g</guid></item></channel></rss>')
+    (entry,) = parse_feed(body.encode(codec), FEED, FEED.url)
+    assert entry.title.startswith(title) and "AAAA" not in entry.title
