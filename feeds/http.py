@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import heapq
-import ipaddress
 import re
-import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util import connection as u3conn
 
 from feeds.errors import Permanent, Transient
+from feeds.netguard import AddressCheck, Blocked, Resolver, address_block_reason, guarded_session
+from feeds.netguard import deadline as shutdown_at
+
+__all__ = ["FetchPolicy", "FetchResult", "address_block_reason", "decode_html", "fetch"]
 
 try:  # brotli is optional: we only advertise "br" when we can decode it
     import brotli  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 
-Resolver = Callable[[str, int], Sequence[str]]
-AddressCheck = Callable[[str], "str | None"]  # an IP → why it is blocked, or None
 DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
 ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
 CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
@@ -62,186 +55,6 @@ class FetchResult:
     last_modified: str | None
     not_modified: bool
     elapsed_s: float
-
-
-class _Blocked(Exception):
-    """Raised inside the connection when the resolved address is not allowed (turned into Permanent)."""
-
-
-def address_block_reason(ip: str) -> str | None:
-    """Why this address may not be contacted, or None when it is a public unicast address."""
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    for attr, label in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                        ("is_unspecified", "unspecified"), ("is_reserved", "reserved"), ("is_private", "private")):
-        if getattr(addr, attr):
-            return f"blocked: {label} address {addr}"
-    if not addr.is_global:  # shared (100.64/10), benchmarking, documentation ranges …
-        return f"blocked: non-public address {addr}"
-    return None
-
-
-def system_resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class _Guard:
-    """Resolves a host once, checks every answer, and returns the one IP the socket will use (the pin)."""
-
-    def __init__(self, allow_private: bool, resolve: Resolver, check: AddressCheck) -> None:
-        self.allow_private = allow_private
-        self.resolve = resolve
-        self.check = check
-        self.local = threading.local()  # sockets opened by the fetch running on this thread
-
-    def pick(self, host: str, port: int) -> str:
-        addrs = list(self.resolve(host.strip("[]"), port))
-        if not addrs:
-            raise socket.gaierror(f"no address for {host}")
-        if not self.allow_private:
-            for ip in addrs:  # one bad answer blocks the name: a mix of public and private is itself suspicious
-                reason = self.check(ip)
-                if reason:
-                    raise _Blocked(reason)
-        return addrs[0]
-
-    def opened(self, sock: socket.socket) -> None:
-        sockets: list[socket.socket] | None = getattr(self.local, "sockets", None)
-        if sockets is not None:
-            sockets.append(sock)
-
-
-class _PinnedMixin:
-    """Connect to the address the guard approved; Host header and TLS SNI/cert check still use the name."""
-
-    guard: ClassVar[_Guard]
-    host: str
-    port: int
-    timeout: Any
-    source_address: Any
-    socket_options: Any
-
-    def _new_conn(self) -> socket.socket:
-        ip = self.guard.pick(self.host, self.port)  # the name resolved once; the socket uses exactly this IP
-        try:
-            sock = u3conn.create_connection((ip, self.port), self.timeout, source_address=self.source_address,
-                                            socket_options=self.socket_options)
-        except TimeoutError as e:
-            raise ConnectTimeoutError(self, f"connect to {self.host} timed out") from e
-        except OSError as e:
-            raise NewConnectionError(self, f"connect to {self.host} ({ip}) failed: {e}") from e  # type: ignore[arg-type]
-        self.guard.opened(sock)
-        return sock
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, guard: _Guard) -> None:
-        self.guard = guard
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        attrs = {"guard": self.guard}
-        http_conn = type("PinnedHTTPConnection", (_PinnedMixin, HTTPConnection), attrs)
-        https_conn = type("PinnedHTTPSConnection", (_PinnedMixin, HTTPSConnection), attrs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("PinnedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-            "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
-        }
-
-
-_cache = threading.local()
-
-
-def guarded_session(allow_private: bool, resolve: Resolver | None = None, session: requests.Session | None = None,
-                    check: AddressCheck | None = None) -> tuple[requests.Session, _Guard]:
-    """A session whose every connection goes through the guard (cached per thread unless hooks are given).
-
-    A session passed in gets the guarded adapter mounted for http:// and https://.
-    """
-    default = resolve is None and session is None and check is None
-    key = ("allow" if allow_private else "deny") if default else None
-    if key is not None and key in getattr(_cache, "sessions", {}):
-        cached: tuple[requests.Session, _Guard] = _cache.sessions[key]
-        return cached
-    guard = _Guard(allow_private, resolve or system_resolve, check or address_block_reason)
-    sess = session or requests.Session()
-    sess.trust_env = False  # an environment proxy would connect for us and bypass the address check
-    adapter = _GuardedAdapter(guard)
-    sess.mount("http://", adapter)
-    sess.mount("https://", adapter)
-    if key is not None:
-        _cache.sessions = {**getattr(_cache, "sessions", {}), key: (sess, guard)}
-    return sess, guard
-
-
-class _Watchdog:
-    """One daemon thread that runs each registered callback at its deadline (a Timer per fetch costs a thread)."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.heap: list[tuple[float, int, Callable[[], None]]] = []
-        self.cancelled: set[int] = set()
-        self.seq = 0
-        self.thread: threading.Thread | None = None
-
-    def add(self, at: float, fn: Callable[[], None]) -> int:
-        with self.cond:
-            self.seq += 1
-            heapq.heappush(self.heap, (at, self.seq, fn))
-            if self.thread is None or not self.thread.is_alive():  # also after a fork
-                self.thread = threading.Thread(target=self._run, name="marsad-fetch-deadlines", daemon=True)
-                self.thread.start()
-            self.cond.notify()
-            return self.seq
-
-    def cancel(self, token: int) -> None:
-        with self.cond:
-            self.cancelled.add(token)
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while self.heap and self.heap[0][1] in self.cancelled:
-                    self.cancelled.discard(heapq.heappop(self.heap)[1])
-                if not self.heap:
-                    self.cond.wait()
-                    continue
-                at, _token, fn = self.heap[0]
-                delay = at - time.monotonic()
-                if delay > 0:
-                    self.cond.wait(delay)
-                    continue
-                heapq.heappop(self.heap)
-            fn()
-
-
-_watchdog = _Watchdog()
-
-
-@contextmanager
-def _deadline(guard: _Guard, seconds: float) -> Iterator[threading.Event]:
-    """Shut this fetch's sockets down when the deadline passes: socket timeouts are per read, not in total."""
-    fired = threading.Event()
-    sockets: list[socket.socket] = []
-    guard.local.sockets = sockets
-
-    def kill() -> None:
-        fired.set()
-        for s in list(sockets):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    token = _watchdog.add(time.monotonic() + max(seconds, 0.0), kill)
-    try:
-        yield fired
-    finally:
-        _watchdog.cancel(token)
-        guard.local.sockets = None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -341,7 +154,7 @@ def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modifi
         headers["If-Modified-Since"] = last_modified
     seen: set[str] = set()
     current = url
-    with _deadline(guard, policy.timeout_s) as fired:
+    with shutdown_at(guard, policy.timeout_s) as fired:
         for _hop in range(policy.max_redirects + 1):
             _check_url(current)
             seen.add(current)
@@ -380,7 +193,7 @@ def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: f
         raise Transient(f"timeout after {policy.timeout_s:g} s")
     try:
         return sess.get(url, headers=headers, stream=True, allow_redirects=False, timeout=(remaining, remaining))
-    except _Blocked as e:
+    except Blocked as e:
         raise Permanent(str(e)) from None
     except (requests.Timeout, TimeoutError) as e:
         raise Transient(f"timeout after {policy.timeout_s:g} s") from e
@@ -395,7 +208,7 @@ def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: f
 
 def _short(e: BaseException) -> str:
     inner: BaseException = e
-    while inner.__context__ is not None and not isinstance(inner, OSError | socket.gaierror):
+    while inner.__context__ is not None and not isinstance(inner, OSError):
         inner = inner.__context__
     return re.sub(r"\s+", " ", f"{type(inner).__name__}: {inner}")[:160]
 
