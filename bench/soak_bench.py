@@ -20,6 +20,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--interval", default="10s", help="feed poll interval")
     ap.add_argument("--paced", type=int, default=300, help="articles in the steady phase (0: skip it)")
     ap.add_argument("--rate", type=float, default=10.0, help="articles per second in the steady phase")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, AOF) for inspection")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="marsad-soak-"))
@@ -276,6 +278,10 @@ def main() -> None:
         site.close()
         slack.close()
         server.stop()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
