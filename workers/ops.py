@@ -174,6 +174,7 @@ def digest_tick(rt: Runtime, now: float, enqueue: Callable[[dict[str, Any], str]
         enqueue(alert, sink_id)
         unhold(r, field)  # after the enqueue: a crash between re-sends, the ledger drops it
         stats["released"] += 1
+    stats["notices"] = _throttle_notices(rt, now)  # before the digest that holds the overflow
     for sink_id, cfg in rt.settings.sinks.items():
         if cfg.quiet_hours is not None and cfg.quiet_hours.active(now):
             continue  # the digest goes out when quiet hours end
@@ -187,7 +188,6 @@ def digest_tick(rt: Runtime, now: float, enqueue: Callable[[dict[str, Any], str]
             stats["digests"] += sent
         except (Transient, Permanent) as exc:
             _digest_failed(rt, sink_id, exc, now)
-    stats["notices"] = _throttle_notices(rt, now)
     spikes: SpikesConfig | None = getattr(rt.settings, "spikes", None)
     if spikes is not None:
         stats["spikes"] = check_spikes(rt, spikes, now)
@@ -261,10 +261,12 @@ def check_spikes(rt: Runtime, cfg: SpikesConfig, now: float) -> int:
             r.expire(active, SPIKE_COOLDOWN_S)  # still spiking: stay quiet
             continue
         w = rt.watch(wid)
-        notice = Notice("spike", f"{w.name if w else wid} coverage spiking: {count} articles in the last hour "
-                        f"from {outlets} outlets", (f"Usual: {base:g} per hour (median hour of the last 7 days); "
-                                                    f"alerting above {cfg.factor:g}× and {cfg.min_articles}.",),
-                        f"spike:{wid}:{int(now // 3600)}", severity=w.severity if w else "medium")
+        title = (f"{w.name if w else wid} coverage spiking: {count} articles in the last hour from {outlets} "
+                 f"outlet{'s' if outlets != 1 else ''}")
+        why = (f"Usual: {base:g} per hour (median hour of the last 7 days); alerting above {cfg.factor:g}× "
+               f"and at least {cfg.min_articles}.")
+        notice = Notice("spike", title, (why,), f"spike:{wid}:{int(now // 3600)}",
+                        severity=w.severity if w else "medium")
         try:
             if sink is None:
                 raise Permanent(f"sink {cfg.sink!r} is not configured")
