@@ -197,6 +197,8 @@ def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: f
         raise Permanent(str(e)) from None
     except (requests.Timeout, TimeoutError) as e:
         raise Transient(f"timeout after {policy.timeout_s:g} s") from e
+    except requests.exceptions.SSLError as e:  # expired or wrong certificate: retried, and visible on the feed
+        raise Transient(f"TLS error: {_short(e)}") from e
     except requests.RequestException as e:
         if fired.is_set():
             raise Transient(f"timeout after {policy.timeout_s:g} s") from e

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from feeds.errors import Permanent
+from feeds.errors import Permanent, Transient
 from feeds.http import FetchPolicy, address_block_reason, decode_html, fetch
 
 LOCAL = FetchPolicy(timeout_s=2, allow_private_addresses=True)
@@ -159,3 +159,40 @@ def test_decode_html_never_gives_mojibake(body: bytes, headers: dict[str, str]) 
 def test_decode_html_keeps_a_declared_latin_page_latin() -> None:
     page = "<html><head><meta charset='windows-1252'></head><body>Café crème à Genève</body></html>"
     assert "Café crème à Genève" in decode_html(page.encode("cp1252"), {})
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
+    """An HTTPS server on 127.0.0.2 with a self-signed certificate for the name feeds.test."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not available to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=feeds.test", "-addext", "subjectAltName=DNS:feeds.test", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.2", 0), _H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_port, str(cert)
+    srv.shutdown()
+
+
+def test_pinned_https_keeps_host_sni_and_certificate_checks_on_the_name(tls_server: tuple[int, str]) -> None:
+    port, cert = tls_server
+    session = requests.Session()
+    session.verify = cert
+    res = fetch(f"https://feeds.test:{port}/cond", LOCAL, session=session, resolve=lambda h, p: ["127.0.0.2"])
+    assert res.status == 200 and res.body == BODY
+    assert SEEN[-1]["Host"] == f"feeds.test:{port}"
+    other = requests.Session()
+    other.verify = cert
+    with pytest.raises(Transient, match="TLS error"):  # the certificate names feeds.test only
+        fetch(f"https://other.test:{port}/cond", LOCAL, session=other, resolve=lambda h, p: ["127.0.0.2"])
