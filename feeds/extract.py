@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from requests.structures import CaseInsensitiveDict
 from trafilatura.settings import use_config
 
 from feeds.http import decode_html
@@ -91,6 +92,12 @@ def article_from_entry(entry: Entry, note: str) -> Article:
 
 def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: Entry | None = None) -> Article:
     """Main text (trafilatura, precision first), title, date and trusted canonical URL of a fetched page."""
+    ctype = str(CaseInsensitiveDict(headers).get("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype and not (ctype.startswith("text/") or "html" in ctype or "xml" in ctype):
+        why = f"page is {ctype[:60]}, not HTML"
+        if entry is not None:
+            return article_from_entry(entry, why)
+        return Article(url=url, title="", text="", note=why, source="page")
     html = decode_html(body, headers)
     canonical = canonical_link(html, url) or url
     doc = None

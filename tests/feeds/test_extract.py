@@ -109,3 +109,10 @@ def test_article_from_entry_keeps_the_feed_record() -> None:
 def test_canonical_link(head: str, expected: str | None) -> None:
     html = f"<html><head>{head}</head><body></body></html>"
     assert canonical_link(html, "https://www.site.example/news/2020/1.html?utm_source=rss") == expected
+
+
+def test_a_non_html_page_is_not_extracted_and_the_note_says_what_it_was() -> None:
+    art = extract_article(b"%PDF-1.7 \x00\x01binary", {"Content-Type": "application/pdf"}, "http://n.example/a.pdf",
+                          entry())
+    assert (art.source, art.note) == ("feed_description", "page is application/pdf, not HTML")
+    assert art.text == "ملخص الخبر كما ورد في الخلاصة"
