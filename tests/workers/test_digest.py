@@ -14,6 +14,7 @@ import pytest
 import redis
 from pydantic import TypeAdapter
 
+from feeds.digest import Notice
 from feeds.models import Alert, FeedSource, Watch
 from workers import ops, routing
 from workers.sinks import Sink, SinkConfig, build_sink
@@ -243,3 +244,37 @@ def test_ops_feed_silent_far_beyond_its_rhythm(redis_client: redis.Redis, receiv
     assert [b["title"] for b in receiver.bodies] == ["Feed Outlet f1 silent for 2h"]
 
 
+
+
+def test_email_and_log_sinks_send_digests_and_notices(redis_client: redis.Redis) -> None:
+    import email as emaillib
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from workers.embedded import free_port
+
+    got: list[bytes] = []
+
+    class Box:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            got.append(envelope.content)
+            return "250 OK"
+
+    ctl = Controller(Box(), hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    try:
+        rt = make_rt(redis_client, {"mail": {"type": "email", "host": "127.0.0.1", "port": ctl.port,
+                                             "sender": "m@example.org", "to": ["d@example.org"], "mode": "digest"},
+                                    "log": {"type": "log", "mode": "digest"}})
+        for sid in ("mail", "log"):
+            routing.route(redis_client, ALERT, sid, rt.settings.sinks[sid], T0 + 1)
+        assert tick(rt, T0 + HOUR + 1) == {"digests": 2}
+        rt.sink("mail").send_notice(Notice("ops", "Queue article backing up", ("x",), "k"))
+    finally:
+        ctl.stop()
+    digest, notice = (emaillib.message_from_bytes(m, policy=email.policy.default) for m in got)
+    assert str(digest["Subject"]) == "[Marsad digest] 1 story: Idlib"
+    body = digest.get_body(("plain",))
+    assert body is not None and "قصف في إدلب" in body.get_content() and "Outlet f1, Outlet f2" in body.get_content()
+    assert str(notice["Subject"]) == "[Marsad ops] Queue article backing up"
