@@ -16,21 +16,8 @@ import requests
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from feeds import digest as fd
 from feeds.alerts import escape_controls, render_email, render_plain, render_slack, render_text, render_webhook, subject
-from feeds.digest import (
-    Digest,
-    Notice,
-    digest_subject,
-    render_digest_email,
-    render_digest_slack,
-    render_digest_text,
-    render_digest_webhook,
-    render_notice_email,
-    render_notice_log,
-    render_notice_slack,
-    render_notice_text,
-    render_notice_webhook,
-)
 from feeds.errors import Permanent, Transient
 from feeds.models import Alert, Severity
 from workers.routing import DigestSchedule, QuietHours, Throttle
@@ -137,10 +124,10 @@ class Sink(Protocol):
     def send(self, alert: Alert) -> None:
         """Deliver or raise Transient (retry, maybe after retry_after) / Permanent (give up)."""
 
-    def send_digest(self, digest: Digest) -> None:
+    def send_digest(self, digest: fd.Digest) -> None:
         """Deliver a digest; same errors as `send`."""
 
-    def send_notice(self, notice: Notice) -> None:
+    def send_notice(self, notice: fd.Notice) -> None:
         """Deliver a notice ("N more in digest", spike, ops); same errors as `send`."""
 
 
@@ -197,13 +184,13 @@ class SlackSink:
     def send(self, alert: Alert) -> None:
         post(self.session, "slack", self.config.webhook_url, self.config.timeout_s, json=render_slack(alert))
 
-    def send_digest(self, digest: Digest) -> None:
+    def send_digest(self, digest: fd.Digest) -> None:
         post(self.session, "slack", self.config.webhook_url, self.config.timeout_s,
-             json=render_digest_slack(digest))
+             json=fd.render_digest_slack(digest))
 
-    def send_notice(self, notice: Notice) -> None:
+    def send_notice(self, notice: fd.Notice) -> None:
         post(self.session, "slack", self.config.webhook_url, self.config.timeout_s,
-             json=render_notice_slack(notice))
+             json=fd.render_notice_slack(notice))
 
 
 @dataclass
@@ -215,11 +202,11 @@ class WebhookSink:
     def send(self, alert: Alert) -> None:
         self._post(*render_webhook(alert, self.config.secret, time.time()))
 
-    def send_digest(self, digest: Digest) -> None:
-        self._post(*render_digest_webhook(digest, self.config.secret, time.time()))
+    def send_digest(self, digest: fd.Digest) -> None:
+        self._post(*fd.render_digest_webhook(digest, self.config.secret, time.time()))
 
-    def send_notice(self, notice: Notice) -> None:
-        self._post(*render_notice_webhook(notice, self.config.secret, time.time()))
+    def send_notice(self, notice: fd.Notice) -> None:
+        self._post(*fd.render_notice_webhook(notice, self.config.secret, time.time()))
 
     def _post(self, body: bytes, headers: dict[str, str]) -> None:
         post(self.session, "webhook", self.config.url, self.config.timeout_s, data=body, headers=headers)
@@ -234,13 +221,13 @@ class EmailSink:
         c = self.config
         self._deliver(render_email(alert, c.sender, c.to, c.domain))
 
-    def send_digest(self, digest: Digest) -> None:
+    def send_digest(self, digest: fd.Digest) -> None:
         c = self.config
-        self._deliver(render_digest_email(digest, c.sender, c.to, c.domain))
+        self._deliver(fd.render_digest_email(digest, c.sender, c.to, c.domain))
 
-    def send_notice(self, notice: Notice) -> None:
+    def send_notice(self, notice: fd.Notice) -> None:
         c = self.config
-        self._deliver(render_notice_email(notice, c.sender, c.to, c.domain))
+        self._deliver(fd.render_notice_email(notice, c.sender, c.to, c.domain))
 
     def _deliver(self, msg: EmailMessage) -> None:
         c = self.config
@@ -294,13 +281,13 @@ class LogSink:
         emit("alert_sent", sink=self.id, watch=alert.watch_id, story=alert.story_id,
              severity=alert.severity, text=render_text(alert))
 
-    def send_digest(self, digest: Digest) -> None:
+    def send_digest(self, digest: fd.Digest) -> None:
         structlog.get_logger("marsad.alerts").info(
-            "digest_sent", sink=self.id, stories=digest.stories, text=escape_controls(render_digest_text(digest)))
+            "digest_sent", sink=self.id, stories=digest.stories, text=escape_controls(fd.render_digest_text(digest)))
 
-    def send_notice(self, notice: Notice) -> None:
+    def send_notice(self, notice: fd.Notice) -> None:
         structlog.get_logger("marsad.alerts").warning(
-            "notice_sent", sink=self.id, kind=notice.kind, text=render_notice_log(notice))
+            "notice_sent", sink=self.id, kind=notice.kind, text=fd.render_notice_log(notice))
 
 
 @dataclass
@@ -311,11 +298,11 @@ class AppriseSink:
     def send(self, alert: Alert) -> None:
         self._notify(subject(alert), render_plain(alert))
 
-    def send_digest(self, digest: Digest) -> None:
-        self._notify(digest_subject(digest), render_digest_text(digest))
+    def send_digest(self, digest: fd.Digest) -> None:
+        self._notify(fd.digest_subject(digest), fd.render_digest_text(digest))
 
-    def send_notice(self, notice: Notice) -> None:
-        self._notify(notice.title, render_notice_text(notice))
+    def send_notice(self, notice: fd.Notice) -> None:
+        self._notify(notice.title, fd.render_notice_text(notice))
 
     def _notify(self, title: str, body: str) -> None:
         try:
