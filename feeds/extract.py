@@ -17,10 +17,12 @@ from feeds.models import Article, Entry
 # Below this many characters the "main text" is a cookie banner, a paywall stub or a video caption; the feed's
 # description is then at least as informative, and classifying 80 characters of boilerplate would mislead.
 MIN_TEXT_CHARS = 150
-# trafilatura walks the whole DOM; a bigger tree is a generated or hostile page, not an article.
-MAX_TREE_SIZE = 200_000
+# trafilatura costs ~65 µs per element (measured: 50,000 <p> in 3.3 s, 300,000 in 22 s). Real article pages
+# hold 500-2,000 tags (tests/fixtures/pages); 30,000 leaves room for inline SVG and long comment threads while
+# bounding one page at ~2 s. Bigger pages are not extracted: the feed description is used and the note says so.
+MAX_TAGS = 30_000
 _CONFIG = use_config()
-_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", str(MAX_TREE_SIZE))
+_CONFIG.set("DEFAULT", "MAX_TREE_SIZE", str(MAX_TAGS * 2))
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
 _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
@@ -101,6 +103,13 @@ def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: En
     html = decode_html(body, headers)
     canonical = canonical_link(html, url) or url
     doc = None
+    tags = html.count("<")
+    if tags > MAX_TAGS:
+        why = f"page too complex to extract ({tags} tags)"
+        if entry is not None:
+            return Article(url=canonical, title=entry.title, text=entry.summary, feed_id=entry.feed_id,
+                           published=_parse_date(entry.published), source="feed_description", note=why)
+        return Article(url=canonical, title="", text="", note=why, source="page")
     if html.strip():
         try:
             doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, include_comments=False,

@@ -116,3 +116,10 @@ def test_a_non_html_page_is_not_extracted_and_the_note_says_what_it_was() -> Non
                           entry())
     assert (art.source, art.note) == ("feed_description", "page is application/pdf, not HTML")
     assert art.text == "ملخص الخبر كما ورد في الخلاصة"
+
+
+def test_a_page_with_too_many_tags_is_not_extracted() -> None:
+    html = b"<html><body>" + b"<p>\xd9\x86\xd8\xb5</p>" * 40_000 + b"</body></html>"
+    art = extract_article(html, {"Content-Type": "text/html"}, "http://n.example/a", entry())
+    assert art.source == "feed_description"
+    assert art.note == f"page too complex to extract ({html.count(b'<')} tags)"
