@@ -110,6 +110,14 @@ def build_digest(sink_id: str, period_end: float, tz: str, alerts: Iterable[Aler
     return Digest(sink_id, period_end, tz, tuple(watches))
 
 
+def count(n: int, noun: str) -> str:
+    """'1 story', '3 stories', '2 watches'."""
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "es" if noun.endswith(("ch", "s")) else noun + "s"
+    return f"{n} {plural}"
+
+
 def outlets_line(s: DigestStory) -> str:
     names = [clean(o) for o in s.outlets[:MAX_OUTLETS]]
     more = f" +{len(s.outlets) - MAX_OUTLETS}" if len(s.outlets) > MAX_OUTLETS else ""
@@ -119,15 +127,15 @@ def outlets_line(s: DigestStory) -> str:
 
 def digest_subject(d: Digest) -> str:
     names = ", ".join(clean(w.watch_name) or w.watch_id for w in d.watches)
-    text = f"[Marsad digest] {d.stories} {'story' if d.stories == 1 else 'stories'}: {names}"
+    text = f"[Marsad digest] {count(d.stories, 'story')}: {names}"
     return text if len(text) <= 200 else text[:199] + "…"
 
 
 def render_digest_text(d: Digest) -> str:
     """Plain lines: email text part, Apprise body, and (control characters escaped) the log line."""
-    out = [f"Marsad digest: {d.stories} stories in {len(d.watches)} watches, until {d.when()}", ""]
+    out = [f"Marsad digest: {count(d.stories, 'story')} in {count(len(d.watches), 'watch')}, until {d.when()}", ""]
     for w in d.watches:
-        out.append(f"{clean(w.watch_name) or w.watch_id} ({w.severity}): {len(w.stories)} stories")
+        out.append(f"{clean(w.watch_name) or w.watch_id} ({w.severity}): {count(len(w.stories), 'story')}")
         for s in w.stories:
             out += [f"  • {clean(s.alert.title) or '(untitled)'}", f"    {outlets_line(s)}",
                     f"    {safe_url(s.alert.url) or '(no valid link)'}"]
@@ -146,7 +154,7 @@ def _story_mrkdwn(s: DigestStory) -> str:
 
 def render_digest_slack(d: Digest) -> dict[str, Any]:
     """Block Kit: a header, then per watch one section listing its stories (split at 3,000 characters)."""
-    head = f"Marsad digest · {d.stories} stories · {d.when()}"
+    head = f"Marsad digest · {count(d.stories, 'story')} · {d.when()}"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {
         "type": "plain_text", "text": _fit(head, SLACK_HEADER_MAX)[0], "emoji": False}}]
     shown, room = 0, SLACK_BLOCKS_MAX - _SLACK_RESERVED
@@ -154,7 +162,7 @@ def render_digest_slack(d: Digest) -> dict[str, Any]:
         if len(blocks) >= room:
             break
         name = slack_escape((clean(w.watch_name) or w.watch_id).translate(_MRKDWN_LOOKALIKES))
-        chunk = f"*{name}* · {slack_escape(w.severity.upper()[:9])} · {len(w.stories)} stories"
+        chunk = f"*{name}* · {slack_escape(w.severity.upper()[:9])} · {count(len(w.stories), 'story')}"
         for s in w.stories:
             line = _story_mrkdwn(s)
             if len(chunk) + 1 + len(line) > SLACK_SECTION_MAX:
@@ -167,9 +175,8 @@ def render_digest_slack(d: Digest) -> dict[str, Any]:
         if chunk:
             blocks.append(_section(chunk))
     if shown < d.stories:
-        blocks.append({"type": "context", "elements": [{
-            "type": "plain_text", "text": f"+{d.stories - shown} more stories (see the email or webhook digest)",
-            "emoji": False}]})
+        more = f"+{count(d.stories - shown, 'more story')} (see the email or webhook digest)"
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more, "emoji": False}]})
     return {"text": _fit(digest_subject(d), SLACK_SECTION_MAX)[0], "blocks": blocks[:SLACK_BLOCKS_MAX],
             "unfurl_links": False, "unfurl_media": False}
 
@@ -188,7 +195,7 @@ def render_digest_email(d: Digest, sender: str, to: Sequence[str], domain: str =
     msg = _message(digest_subject(d), sender, to, f"<marsad.digest.{d.key}@{_host(domain)}>",
                    f"Marsad digest <digest.{_host(domain)}>")
     msg.set_content(render_digest_text(d) + "\n-- \nMarsad\n")
-    parts = [f"<h2>Marsad digest: {d.stories} stories</h2><p>until {e(d.when())}</p>"]
+    parts = [f"<h2>Marsad digest: {count(d.stories, 'story')}</h2><p>until {e(d.when())}</p>"]
     for w in d.watches:
         parts.append(f"<h3{_dir(w.watch_name)}>{e(clean(w.watch_name) or w.watch_id)} "
                      f"<small>({e(w.severity)})</small></h3><ul>")

@@ -47,7 +47,7 @@ def test_groups_by_watch_then_story_most_covered_first_high_severity_first() -> 
 
 def test_text_lists_titles_outlets_and_links() -> None:
     text = render_digest_text(build_digest("desk", 1_800_000_000.0, "Asia/Beirut", [BASE], story))
-    assert "Idlib (high): 1 stories" in text and "قصف على ريف إدلب الجنوبي" in text
+    assert "Idlib (high): 1 story" in text and "قصف على ريف إدلب الجنوبي" in text
     assert "Al Jazeera, BBC Arabic, Enab Baladi · 5 articles" in text and "https://example.org/news/1" in text
     assert "EET" in text or "+02" in text  # the period is shown in the sink's zone
 
