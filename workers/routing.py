@@ -287,8 +287,11 @@ BUCKET_S = 600
 BUCKET_TTL_S = 2 * 3600
 # Hourly counts for the baseline: seven days of trailing hours, plus a day of slack before pruning.
 HOURS_KEEP_S = 8 * 86400
+# A match counts once: KEYS[4] remembers the article for the bucket's lifetime, so a task re-run in a
+# later bucket (a retry, a redelivery after a crash) does not count it again.
 _COUNT = """
-if redis.call('sadd', KEYS[1], ARGV[1]) == 1 then
+if redis.call('set', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then
+  redis.call('sadd', KEYS[1], ARGV[1])
   redis.call('hincrby', KEYS[3], ARGV[3], 1)
 end
 redis.call('sadd', KEYS[2], ARGV[2])
@@ -311,5 +314,6 @@ def count_match(r: redis.Redis, watch_id: str, outlet: str, now: float, article_
     """Count one match of a watch (for spike alerts). With `article_id`, a re-run task counts it once."""
     token = article_id or uuid.uuid4().hex
     matches, outlets = spike_keys(watch_id, int(now // BUCKET_S))
-    _script(r, _COUNT)(keys=[matches, outlets, hours_key(watch_id)],
+    seen = f"{P}spike:{watch_id}:seen:{token}"
+    _script(r, _COUNT)(keys=[matches, outlets, hours_key(watch_id), seen],
                        args=[token, outlet, int(now // 3600), BUCKET_TTL_S, HOURS_KEEP_S])

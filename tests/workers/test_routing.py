@@ -146,7 +146,8 @@ def test_count_match_counts_an_article_once_and_outlets_distinctly(redis_client:
     for i, outlet in enumerate(["a", "b", "b", "c"]):
         routing.count_match(redis_client, "idlib", outlet, now + i, article_id=f"u{i}")
     routing.count_match(redis_client, "idlib", "a", now + 9, article_id="u0")  # re-run of the first
-    assert ops.last_hour(redis_client, "idlib", now + 60) == (4, 3)
+    routing.count_match(redis_client, "idlib", "a", now + 700, article_id="u1")  # re-run, next bucket
+    assert ops.last_hour(redis_client, "idlib", now + 760) == (4, 3)
     hours = redis_client.hgetall(routing.hours_key("idlib"))
     assert {int(k): int(v) for k, v in hours.items()} == {int(now // 3600): 4}
     assert ops.last_hour(redis_client, "idlib", now + 3 * 3600) == (0, 0)  # the hour has passed
