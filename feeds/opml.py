@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
-from feeds.errors import InvalidInput
+from feeds.errors import InvalidInput, MarsadError, Permanent
+from feeds.http import FetchResult, decode_html
 from feeds.models import FeedSource
-from feeds.parse import strip_entity_declarations
+from feeds.parse import parse_feed, strip_entity_declarations
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
               "application/xml", "text/xml")
@@ -90,3 +91,34 @@ def discover_feeds(html: str, base: str) -> list[str]:
         if urlsplit(url).scheme in ("http", "https") and url not in found:
             found.append(url)
     return found
+
+
+def find_feed(url: str, fetch: Callable[[str], FetchResult]) -> tuple[str, str]:
+    """(feed URL, title) for `marsad feeds add URL`: the URL itself if it is a feed, else the first feed its
+    page advertises that really parses. Raises Permanent with every reason when none does."""
+    probe = FeedSource(id="probe", url=url, name="probe")
+    res = fetch(url)
+    try:
+        parse_feed(res.body, probe, res.url)
+        return res.url, _title(res.body) or url
+    except Permanent as e:
+        reasons = [f"{url}: {e.reason}"]
+    page = decode_html(res.body, res.headers)
+    for candidate in discover_feeds(page, res.url)[:5]:  # a page advertising more than 5 feeds: try the first 5
+        try:
+            got = fetch(candidate)
+            parse_feed(got.body, probe, got.url)
+            return got.url, _title(got.body) or candidate
+        except MarsadError as e:
+            reasons.append(f"{candidate}: {e.reason}")
+    if len(reasons) == 1:
+        reasons.append("the page advertises no feed (<link rel=alternate type=application/rss+xml>)")
+    raise Permanent("no feed found: " + "; ".join(reasons))
+
+
+def _title(body: bytes) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", decode_html(body, {})[:20_000], re.S | re.I)
+    if not match:
+        return ""
+    text = re.sub(r"<!\[CDATA\[|\]\]>|<[^>]+>", "", match.group(1))
+    return " ".join(text.split())[:200]
