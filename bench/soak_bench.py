@@ -105,8 +105,12 @@ def _floor_worker(config: str, feed_ids: list[str], barrier: Any, out: Any, log:
         entries: list[Any] = []
         flows.poll_feed(rt, feed, entries.append)
         for entry in entries:
-            pending: list[Any] = []
-            flows.process_entry(rt, entry, lambda a, s, p=pending: p.append((a, s)))
+            pending: list[tuple[Any, str]] = []
+
+            def enqueue_alert(alert: Any, sink: str, p: list[tuple[Any, str]] = pending) -> None:
+                p.append((alert, sink))
+
+            flows.process_entry(rt, entry, enqueue_alert)
             for alert, sink in pending:
                 flows.deliver(rt, alert, sink)
             n += 1

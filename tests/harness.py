@@ -380,7 +380,8 @@ class Worker:
 
     def children(self) -> list[psutil.Process]:
         try:
-            return psutil.Process(self.pid).children(recursive=True)
+            kids: list[psutil.Process] = psutil.Process(self.pid).children(recursive=True)
+            return kids
         except psutil.NoSuchProcess:
             return []
 
@@ -439,7 +440,7 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, logs: Sequence
 
 
 def queue_depths(client: redis.Redis) -> dict[str, int]:
-    return {q: int(client.llen(q)) for q in ("poll", "article", "alert")}  # type: ignore[arg-type]
+    return {q: int(client.llen(q)) for q in ("poll", "article", "alert")}
 
 
 def log_events(log: Path, event: str) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ INTERVAL_S = 2
 def _polls(world: World) -> int:
     total = 0
     for f in FEEDS:
-        st = world.client.hgetall(f"marsad:feed:{f}")
+        st: dict[bytes, bytes] = world.client.hgetall(f"marsad:feed:{f}")  # type: ignore[assignment]
         total += sum(int(v) for k, v in st.items() if k.startswith(b"polls_"))
     return total
 
