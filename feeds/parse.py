@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from feedparser.datetimes import _parse_date as feedparser_date
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from feeds.errors import Permanent
 from feeds.models import Entry, FeedSource

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -40,6 +40,12 @@ class PollResult:
     retry_after: float | None = None
 
 
+def _charset(headers: Mapping[str, str]) -> str | None:
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    m = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", ctype, re.IGNORECASE)
+    return m.group(1) if m else None
+
+
 def poll(feed: FeedSource, fetch: Fetch, *, etag: str | None, last_modified: str | None,
          body_hash: str | None) -> PollResult:
     """Conditional GET, body-hash fallback (servers that ignore validators), then hardened parse."""
@@ -57,7 +63,7 @@ def poll(feed: FeedSource, fetch: Fetch, *, etag: str | None, last_modified: str
         return PollResult("not_modified", etag=res.etag, last_modified=res.last_modified, body_hash=digest,
                           http_status=res.status)
     try:
-        entries = parse_feed(res.body, feed, res.url)
+        entries = parse_feed(res.body, feed, res.url, charset=_charset(res.headers))
     except Permanent as exc:
         return PollResult("failed", error=exc.reason, http_status=res.status)
     return PollResult("ok", tuple(entries), res.etag, res.last_modified, digest, res.status)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 QUEUES = ("poll", "article", "alert")
 # Redelivery: an unacked message of a crashed worker comes back after this many seconds. Every
@@ -17,6 +17,9 @@ VISIBILITY_TIMEOUT_S = 600
 TASK_SOFT_LIMIT_S = 120
 TASK_HARD_LIMIT_S = 180
 MAX_RETRY_COUNTDOWN_S = 300
+# Digests go out, and held alerts are released, within this long of their time; ops checks run this often.
+DIGEST_TICK_S = 30.0
+OPS_CHECK_S = 60.0
 
 
 def config_path() -> Path:
@@ -61,6 +64,8 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
             "marsad.poll_feed": {"queue": "poll"},
             "marsad.process_article": {"queue": "article"},
             "marsad.send_alert": {"queue": "alert"},
+            "marsad.digest_tick": {"queue": "alert"},
+            "marsad.ops_check": {"queue": "alert"},
         },
         # acks_late alone LOSES a task whose pool process is SIGKILLed: reject_on_worker_lost requeues it.
         "task_acks_late": True,
@@ -91,9 +96,14 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
                 # A tick that waited longer than its period is stale: the next one does its work.
                 "options": {"queue": "poll", "expires": max(1.0, tick_s)},
             },
+            "marsad-digest-tick": {"task": "marsad.digest_tick", "schedule": DIGEST_TICK_S,
+                                   "options": {"queue": "alert", "expires": DIGEST_TICK_S}},
+            "marsad-ops-check": {"task": "marsad.ops_check", "schedule": OPS_CHECK_S,
+                                 "options": {"queue": "alert", "expires": OPS_CHECK_S}},
         },
     }
 
 
-app = Celery("marsad", include=["workers.tasks.poll", "workers.tasks.article", "workers.tasks.alert"])
+app = Celery("marsad", include=["workers.tasks.poll", "workers.tasks.article", "workers.tasks.alert",
+                                      "workers.tasks.digest"])
 app.conf.update(celery_config(broker_url(), tick_seconds()))

@@ -68,6 +68,8 @@ def up(config: str | None, concurrency: int, loglevel: str) -> None:
     app.conf.broker_url = url
     try:
         app.worker_main(_worker_argv("poll,article,alert", concurrency, True, settings.data_dir, loglevel))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the worker installed its own handler: nothing was consumed yet
     finally:
         if server is not None:
             server.stop()

@@ -186,7 +186,7 @@ def register(main: click.Group) -> None:
         from workers.runtime import Runtime
 
         rt = Runtime(_settings(config))
-        rows = rt.dead.list()
+        rows = rt.dead.all()
         for r in rows:
             p = r["payload"]
             title = p.get("alert", {}).get("title", "") if r["kind"] == "alert" else p.get("url", "")
@@ -197,11 +197,14 @@ def register(main: click.Group) -> None:
     @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
     def alerts_retry(config: str | None) -> None:
         """Re-enqueue every failed alert (and quarantined article) for another try."""
+        s = _settings(config)  # first: importing the tasks builds the Celery app from MARSAD_CONFIG
+        from workers.app import app, broker_url
         from workers.runtime import Runtime
         from workers.tasks.alert import send_alert
         from workers.tasks.article import process_article
 
-        rt = Runtime(_settings(config))
+        app.conf.broker_url = s.redis_url or broker_url(s.path)
+        rt = Runtime(s)
         rows = rt.dead.pop_all()
         for r in rows:
             if r["kind"] == "alert":

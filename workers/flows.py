@@ -8,20 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from feeds import pipeline
+from feeds import pipeline, schedule
 from feeds.dedup import canonical_url
 from feeds.errors import Permanent, Transient
 from feeds.models import SEVERITY_ORDER, Alert, Entry, FeedSource
-from workers import metrics
+from workers import metrics, ops, routing
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores import AlertKey, P
 
 log = get_logger("marsad.flows")
-
-# Backoff after failures: doubling from the feed's interval, capped by its max_interval.
-BACKOFF_BASE = 2.0
-
 
 def due_key(feed_id: str) -> str:
     return P + "due:" + feed_id
@@ -32,13 +28,15 @@ def claim_due(rt: Runtime, feed: FeedSource) -> bool:
     return bool(rt.redis.set(due_key(feed.id), "1", nx=True, ex=max(1, feed.interval_s)))
 
 
-def next_interval(feed: FeedSource, result: pipeline.PollResult, failures: int) -> float:
-    if result.status != "failed":
-        return float(feed.interval_s)
-    backoff = feed.interval_s * BACKOFF_BASE ** min(failures, 16)
-    if result.retry_after:
-        backoff = max(backoff, result.retry_after)
-    return float(min(max(backoff, feed.min_interval_s), feed.max_interval_s))
+def _new_item_times(old: str | None, entries: list[Entry], now: float) -> str:
+    """Publication times of the newest items (discovery time when undated), for the feed's rhythm."""
+    times = [float(t) for t in (old or "").split(",") if t]
+    for e in entries:
+        try:
+            times.append(datetime.fromisoformat(e.published).timestamp() if e.published else now)
+        except ValueError:
+            times.append(now)
+    return ",".join(f"{t:.0f}" for t in sorted(times)[-schedule.RHYTHM_ITEMS:])
 
 
 def entry_key(entry: Entry) -> str:
@@ -52,7 +50,7 @@ def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -
     result = pipeline.poll(feed, rt.fetch_feed, etag=state.get("etag") or None,
                            last_modified=state.get("last_modified") or None,
                            body_hash=state.get("body_hash") or None)
-    new = 0
+    fresh: list[Entry] = []
     for entry in result.entries:
         key = entry_key(entry)
         if not rt.seen.claim(key):
@@ -62,21 +60,27 @@ def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -
         except Exception:
             rt.seen.release(key)  # not enqueued: let the next poll try again
             raise
-        new += 1
+        fresh.append(entry)
+    new = len(fresh)
     now = time.time()
-    failures = int(state.get("failures") or 0) + 1 if result.status == "failed" else 0
-    interval = next_interval(feed, result, failures)
-    fields: dict[str, object] = {"last_poll": now, "last_status": result.status, "failures": failures,
-                                 "next_poll": now + interval, "last_new": new}
-    if result.status == "failed":
-        fields |= {"last_error": result.error, "last_error_at": now}
+    failed = result.status == "failed"
+    fields: dict[str, object] = {"last_poll": now, "last_status": result.status, "last_new": new,
+                                 "failures": int(state.get("failures") or 0) + 1 if failed else 0,
+                                 "first_poll": state.get("first_poll") or now}
+    if failed:
+        fields |= {"last_error": result.error, "last_error_at": now, "permanent": int(not result.transient),
+                   "retry_after": result.retry_after}
     else:
         fields |= {"last_success": now, "etag": result.etag, "last_modified": result.last_modified,
-                   "body_hash": result.body_hash}
+                   "body_hash": result.body_hash, "permanent": 0, "retry_after": None}
+    if fresh:
+        fields |= {"last_new_at": now, "new_item_times": _new_item_times(state.get("new_item_times"), fresh, now)}
+    interval = schedule.next_interval(feed, schedule.FeedState.from_mapping({**state, **fields}))
+    fields["next_poll"] = now + interval
     rt.feed_state.update(feed.id, **fields)
     rt.feed_state.incr(feed.id, "items_total", new)
     rt.feed_state.incr(feed.id, "polls_" + result.status)
-    rt.redis.set(due_key(feed.id), "1", ex=max(1, int(interval)))
+    rt.redis.set(due_key(feed.id), "1", px=max(1000, int(interval * 1000)))
     metrics.incr(rt.redis, "marsad_feeds_polled_total", status=result.status)
     log.info("feed_polled", feed=feed.id, status=result.status, new=new, entries=len(result.entries),
              error=result.error, next_poll_s=round(interval), duration_ms=round((time.monotonic() - t0) * 1000))
@@ -103,6 +107,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     metrics.incr(rt.redis, "marsad_articles_processed_total", outcome=result.outcome)
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
+        routing.count_match(rt.redis, m.watch_id, entry.feed_id, time.time(), article_id=result.article_id or None)
     c = result.classification
     log.info("article_processed", url=entry.url, article=result.article_id or None, feed=entry.feed_id,
              outcome=result.outcome,
@@ -113,7 +118,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     return result
 
 
-DeliveryOutcome = Literal["sent", "already_sent", "not_configured", "below_severity"]
+DeliveryOutcome = Literal["sent", "already_sent", "not_configured", "below_severity", "digest", "held"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,12 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
         return Delivery("already_sent")
     if state == "busy":
         raise Transient("another worker is sending this alert")
+    decision = routing.route(rt.redis, alert, sink_id, sink.config, time.time())
+    if decision == "digest":
+        return Delivery("digest")  # route() marked the ledger "sent" with the digest entry
+    if decision == "wait":
+        rt.ledger.release(key)  # held until quiet hours end; the digest tick re-enqueues it
+        return Delivery("held")
     try:
         sink.send(alert)
     except (Transient, Permanent):
@@ -157,5 +168,7 @@ def record_delivery(rt: Runtime, alert: dict[str, object], sink_id: str, outcome
     if outcome == "dead_letter":
         rt.dead.add("alert", {"alert": alert, "sink": sink_id}, reason)
     metrics.incr(rt.redis, "marsad_alerts_total", sink=sink_id, outcome=outcome)
+    if outcome in ("sent", "retry", "dead_letter"):
+        ops.record_sink_result(rt.redis, sink_id, outcome == "sent", time.time())
     level = {"dead_letter": "error", "retry": "warning"}.get(outcome, "info")
     getattr(log, level)("alert_sent", outcome=outcome, reason=reason or None)

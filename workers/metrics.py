@@ -75,7 +75,7 @@ class RedisCollector:
         yield from self._histograms()
         depth = GaugeMetricFamily("marsad_queue_depth", "Messages waiting per queue.", labels=["queue"])
         for q in QUEUES:
-            depth.add_metric([q], float(self.r.llen(q)))  # type: ignore[arg-type]
+            depth.add_metric([q], float(self.r.llen(q)))
         yield depth
         beats: dict[bytes, bytes] = self.r.hgetall(HEARTBEATS)  # type: ignore[assignment]
         age = GaugeMetricFamily("marsad_worker_last_task_age_seconds",
@@ -94,14 +94,13 @@ class RedisCollector:
             series.setdefault((name, labels), {})[part] = float(v)
         fams: dict[str, HistogramMetricFamily] = {}
         for (name, labels_s), parts in sorted(series.items()):
-            labels = dict(kv.split("=", 1) for kv in labels_s.split(",") if kv)
+            label_map = dict(kv.split("=", 1) for kv in labels_s.split(",") if kv)
             fam = fams.get(name)
             if fam is None:
-                fam = fams[name] = HistogramMetricFamily(name.removesuffix("_seconds") + "_seconds",
-                                                         DESCRIPTIONS.get(name, name), labels=sorted(labels))
+                fam = fams[name] = HistogramMetricFamily(name, DESCRIPTIONS.get(name, name), labels=sorted(label_map))
             cum, buckets = 0.0, []
             for b in (*BUCKETS, "inf"):
                 cum += parts.get(f"b={b}", 0.0)
                 buckets.append(("+Inf" if b == "inf" else str(b), cum))
-            fam.add_metric([labels[k] for k in sorted(labels)], buckets, parts.get("sum", 0.0))
+            fam.add_metric([label_map[k] for k in sorted(label_map)], buckets, parts.get("sum", 0.0))
         yield from fams.values()

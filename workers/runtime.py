@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from feeds.http import FetchResult, fetch
 
 from feeds.classify import Classifier
 from feeds.errors import InvalidInput
+from feeds.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
 from workers.app import broker_url
 from workers.logging import get_logger

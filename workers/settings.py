@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from feeds.http import FetchPolicy
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from feeds.errors import InvalidInput
 from feeds.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
+from feeds.http import FetchPolicy
 from feeds.models import FeedSource, Watch
 from feeds.query import WatchSet, load_watches
+from workers.ops import OpsConfig, SpikesConfig
 from workers.sinks import SinkConfig
 
 DEFAULT_CONFIG = Path("config/marsad.yaml")
@@ -50,8 +51,8 @@ def expand_env(value: Any, env: Mapping[str, str]) -> Any:
 
 class FetchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    timeout_s: float = Field(20, gt=0, le=300)
-    max_bytes: int = Field(5_000_000, gt=0)
+    timeout_s: float = Field(default=20, gt=0, le=300)
+    max_bytes: int = Field(default=5_000_000, gt=0)
     user_agent: str = "Marsad/0.1 (+https://github.com/marsad)"
     allow_private_addresses: bool = False
 
@@ -62,8 +63,8 @@ class FetchConfig(BaseModel):
 
 class ScheduleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tick_s: float = Field(15, gt=0, description="how often beat looks for feeds that are due")
-    reload_s: float = Field(30, gt=0, description="how often workers look for changed config files")
+    tick_s: float = Field(default=15, gt=0, description="how often beat looks for feeds that are due")
+    reload_s: float = Field(default=30, gt=0, description="how often workers look for changed config files")
 
 
 class MainConfig(BaseModel):
@@ -77,6 +78,8 @@ class MainConfig(BaseModel):
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     dedup_window: str | int = "7d"
+    spikes: SpikesConfig | None = None
+    ops: OpsConfig | None = None
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -129,6 +132,8 @@ class Settings:
     sinks: dict[str, Any]  # id → validated SinkConfig
     unconfigured_sinks: dict[str, str] = field(default_factory=dict)  # id → why
     files: list[Path] = field(default_factory=list)  # every file read, for hot reload
+    spikes: SpikesConfig | None = None
+    ops: OpsConfig | None = None
 
 
 def _fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
@@ -236,6 +241,13 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             watchset = WatchSet.compile(watches, gazetteer.ids)
         except InvalidInput as exc:
             problems.append(exc.reason)
+    for name, block in (("spikes", main.spikes), ("ops", main.ops)):
+        if block is not None and block.sink not in main.sinks:
+            problems.append(_fmt(path, (name, "sink"), f"unknown sink {block.sink!r}"))
+    known_watches = {w.id for w in watches}
+    for i, wid in enumerate(main.spikes.watches if main.spikes else ()):
+        if wid not in known_watches:
+            problems.append(_fmt(path, ("spikes", "watches", i), f"unknown watch {wid!r}"))
     try:
         window = parse_duration(main.dedup_window)
     except ValueError as exc:
@@ -247,4 +259,5 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         path=path, redis_url=main.redis_url, data_dir=(base / main.data_dir).resolve(), fetch=main.fetch,
         schedule=main.schedule, dedup_window_s=window, feeds=feeds, watches=watches, watchset=watchset,
         gazetteer=gazetteer, sinks=sinks, unconfigured_sinks=unconfigured, files=files,
+        spikes=main.spikes, ops=main.ops,
     )

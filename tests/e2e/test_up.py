@@ -89,5 +89,6 @@ def test_up_runs_embedded_redis_and_stops_cleanly_on_ctrl_c_then_resumes(tmp_pat
         again = _redis_urls(log)[1]
         _wait(lambda: _polls(again) > 0, 30, log)
         assert _polls(again) >= before >= 3
+        _wait(lambda: _polls(again) > before, 60, log)  # and it goes on polling
     finally:
         assert _ctrl_c(proc) == 0

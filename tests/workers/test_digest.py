@@ -139,7 +139,7 @@ def test_permanently_refused_digest_dead_letters_each_alert_for_retry(redis_clie
     routing.route(redis_client, ALERT, "desk", rt.settings.sinks["desk"], T0 + 1)
     receiver.statuses = [400]
     tick(rt, T0 + HOUR + 1)
-    [dead] = rt.dead.list()
+    [dead] = rt.dead.all()
     assert dead["kind"] == "alert" and dead["payload"]["sink"] == "desk" and "HTTP 400" in dead["reason"]
     # The ledger no longer says "sent": `marsad alerts retry` routes it into a digest again.
     assert rt.ledger.claim(AlertKey("idlib", "s0", "desk")) == "claimed"

@@ -118,7 +118,8 @@ def test_hot_reload_takes_a_valid_change_and_refuses_a_broken_one(rt: Runtime, m
     time.sleep(0.05)
     second = holder.get()
     assert second is not first and "extra" in second.watches
-    watch_file.write_text("watches:\n  - {id: extra, name: Extra, query: '(سرت', notify: [console]}\n", encoding="utf-8")
+    broken = "watches:\n  - {id: extra, name: Extra, query: '(سرت', notify: [console]}\n"
+    watch_file.write_text(broken, encoding="utf-8")
     time.sleep(0.05)
     third = holder.get()
     assert third is second  # the broken change is refused; the last good config keeps running

@@ -42,9 +42,9 @@ def test_ledger_claim_send_mark_and_release(redis_client: redis.Redis) -> None:
 def test_dead_letters_keep_payload_and_reason(redis_client: redis.Redis) -> None:
     dead = DeadLetters(redis_client)
     dead.add("alert", {"sink": "s", "alert": {"title": "عنوان"}}, "HTTP 400")
-    rows = dead.list()
+    rows = dead.all()
     assert rows[0]["reason"] == "HTTP 400" and rows[0]["payload"]["alert"]["title"] == "عنوان"
-    assert len(dead.pop_all()) == 1 and dead.list() == []
+    assert len(dead.pop_all()) == 1 and dead.all() == []
 
 
 def test_attempts_count_deliveries(redis_client: redis.Redis) -> None:

@@ -25,7 +25,7 @@ def countdown(retries: int, exc: BaseException) -> float:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         wait = max(wait, float(retry_after))
-    return min(wait, MAX_RETRY_COUNTDOWN_S)
+    return float(min(wait, MAX_RETRY_COUNTDOWN_S))
 
 
 _started: dict[str, float] = {}
