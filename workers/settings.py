@@ -93,18 +93,22 @@ class FeedConfig(BaseModel):
     url: str = Field(pattern=r"^https?://")
     name: str = ""
     interval: str | int = "5m"
-    min_interval: str | int = "2m"
-    max_interval: str | int = "2h"
+    # Bounds of the adaptive interval; unset, they default to 2 min … 2 h, widened to take `interval` in.
+    min_interval: str | int | None = None
+    max_interval: str | int | None = None
     fetch_pages: bool = True
     lang: str = "ar"
     ignore_robots: bool = False
 
     def source(self) -> FeedSource:
-        return FeedSource(id=self.id, url=self.url, name=self.name or self.id,
-                          interval_s=parse_duration(self.interval), fetch_pages=self.fetch_pages,
-                          lang=self.lang, ignore_robots=self.ignore_robots,
-                          min_interval_s=parse_duration(self.min_interval),
-                          max_interval_s=parse_duration(self.max_interval))
+        interval = parse_duration(self.interval)
+        lo = parse_duration(self.min_interval) if self.min_interval is not None else min(interval, 120)
+        hi = parse_duration(self.max_interval) if self.max_interval is not None else max(interval, 7200)
+        if not 0 < lo <= interval <= hi:
+            raise ValueError(f"need 0 < min_interval ({lo} s) ≤ interval ({interval} s) ≤ max_interval ({hi} s)")
+        return FeedSource(id=self.id, url=self.url, name=self.name or self.id, interval_s=interval,
+                          fetch_pages=self.fetch_pages, lang=self.lang, ignore_robots=self.ignore_robots,
+                          min_interval_s=lo, max_interval_s=hi)
 
 
 class FeedsFile(BaseModel):
