@@ -160,6 +160,8 @@ def render_slack(alert: Alert) -> dict[str, Any]:
     source = f"{clean(alert.feed_name) or alert.feed_id} · {_when(alert.published)}"
     if alert.outlets > 1:
         source += f" · {alert.outlets} outlets"
+    if alert.follow_up:
+        source = f"Follow-up: also reported by {source}"
     severity = alert.severity.lower()
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _fit(title, SLACK_HEADER_MAX)[0],
@@ -187,6 +189,8 @@ def render_slack(alert: Alert) -> dict[str, Any]:
             "type": "button", "action_id": "open_article", "url": url,
             "text": {"type": "plain_text", "text": "Open article", "emoji": False}}]})
     fallback = f"[{severity}] {clean(alert.watch_name)}: {title} ({clean(alert.feed_name) or alert.feed_id})"
+    if alert.follow_up:
+        fallback = f"Follow-up, {alert.outlets} outlets: {fallback}"
     return {"text": _fit(fallback, SLACK_SECTION_MAX)[0], "blocks": blocks[:SLACK_BLOCKS_MAX],
             "unfurl_links": False, "unfurl_media": False}
 

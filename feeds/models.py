@@ -164,6 +164,7 @@ class Alert:
     sentence: str = ""  # the sentence holding the first evidence span
     highlights: tuple[tuple[int, int], ...] = ()  # offsets of the matches inside `sentence`
     outlets: int = 1  # how many outlets carried the story so far
+    follow_up: bool = False  # a later outlet's copy of a story already alerted (watch `follow_ups: true`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -114,12 +114,12 @@ def process(entry: Entry, feed: FeedSource, *, fetch: Fetch, classifier: Classif
     aid = article_id(article.url or entry.url)
     story = stories.assign(aid, feed.id,
                            text_fingerprint(article.document), sketch(article.document), now)
-    if story.outcome == "duplicate":
-        # Same text as an article already processed: its watches were evaluated then.
-        return ArticleResult("duplicate", article, story, reason=f"duplicate of {story.duplicate_of}", article_id=aid)
+    # Duplicates are classified and matched too: the alert ledger keeps them from alerting again, and a
+    # copy from another outlet is what a watch's follow-ups ("also reported by …") are made of.
     classification = classifier.classify(article)
     matches = tuple(watchset.match(article, classification))
-    return ArticleResult(story.outcome, article, story, classification, matches, article_id=aid)
+    reason = f"duplicate of {story.duplicate_of}" if story.duplicate_of else ""
+    return ArticleResult(story.outcome, article, story, classification, matches, reason, aid)
 
 
 _SENTENCE_END = re.compile(r"[.!?؟\n]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -18,6 +18,12 @@ from workers.runtime import Runtime
 from workers.stores import AlertKey, P
 
 log = get_logger("marsad.flows")
+
+def wants_follow_ups(rt: Runtime, sink_id: str) -> bool:
+    """Follow-ups go to immediate Slack sinks; digests list a story's outlets anyway."""
+    cfg = rt.settings.sinks.get(sink_id)
+    return getattr(cfg, "type", "") == "slack" and getattr(cfg, "mode", "immediate") == "immediate"
+
 
 def due_key(feed_id: str) -> str:
     return P + "due:" + feed_id
@@ -96,6 +102,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     else:
         result = pipeline.process(entry, feed, fetch=rt.fetch_page, classifier=rt.classifier,
                                   watchset=rt.settings.watchset, stories=rt.stories, now=time.time())
+        copy = result.outcome in ("duplicate", "near_duplicate")
         for alert in pipeline.alerts_for(result, rt.watch, feed, entry):
             watch = rt.watch(alert.watch_id)
             for sink_id in watch.notify if watch else ():
@@ -103,7 +110,9 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
                     log.info("alert_skipped", watch=alert.watch_id, sink=sink_id, outcome="not_configured",
                              reason=rt.settings.unconfigured_sinks[sink_id])
                     continue
-                enqueue_alert(alert, sink_id)
+                enqueue_alert(alert, sink_id)  # the ledger turns a copy's alert into "already_sent"
+                if copy and watch and watch.follow_ups and wants_follow_ups(rt, sink_id):
+                    enqueue_alert(replace(alert, follow_up=True), sink_id)
     metrics.incr(rt.redis, "marsad_articles_processed_total", outcome=result.outcome)
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
@@ -134,13 +143,17 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
     minimum = getattr(sink.config, "min_severity", "low")
     if SEVERITY_ORDER.get(alert.severity, 1) < SEVERITY_ORDER.get(minimum, 0):
         return Delivery("below_severity")
-    key = AlertKey(alert.watch_id, alert.story_id, sink_id)
+    if alert.follow_up and alert.outlets <= 1:
+        return Delivery("already_sent")  # the same outlet again: nothing new to tell
+    # One follow-up per (watch, story, outlet, sink); the story's first alert has its own key.
+    story = f"{alert.story_id}:also:{alert.feed_id}" if alert.follow_up else alert.story_id
+    key = AlertKey(alert.watch_id, story, sink_id)
     state = rt.ledger.claim(key)
     if state == "sent":
         return Delivery("already_sent")
     if state == "busy":
         raise Transient("another worker is sending this alert")
-    decision = routing.route(rt.redis, alert, sink_id, sink.config, time.time())
+    decision = "immediate" if alert.follow_up else routing.route(rt.redis, alert, sink_id, sink.config, time.time())
     if decision == "digest":
         return Delivery("digest")  # route() marked the ledger "sent" with the digest entry
     if decision == "wait":

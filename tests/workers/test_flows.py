@@ -125,3 +125,40 @@ def test_hot_reload_takes_a_valid_change_and_refuses_a_broken_one(rt: Runtime, m
     third = holder.get()
     assert third is second  # the broken change is refused; the last good config keeps running
     assert json.dumps(sorted(third.watches)) == json.dumps(sorted(second.watches))
+
+
+def test_a_copy_from_another_outlet_sends_one_follow_up_when_the_watch_asks(
+        tmp_path: Path, site: _Server, redis_server: EmbeddedRedis, redis_client: redis.Redis) -> None:
+    cfg = tmp_path / "fu"
+    (cfg / "watchlists").mkdir(parents=True)
+    (cfg / "watchlists" / "w.yaml").write_text(
+        "watches:\n  - {id: idlib, name: Idlib, query: إدلب, notify: [desk-slack], follow_ups: true}\n",
+        encoding="utf-8")
+    (cfg / "feeds.yaml").write_text(
+        f'feeds:\n  - {{id: a, url: "{site.base}/feed.xml"}}\n  - {{id: b, url: "{site.base}/feed.xml"}}\n')
+    (cfg / "marsad.yaml").write_text(
+        f"redis_url: {redis_server.url}\nfeeds: feeds.yaml\nwatchlists: watchlists/\n"
+        f'sinks: {{desk-slack: {{type: slack, webhook_url: "{site.base}/hook"}}}}\n'
+        "fetch: {timeout_s: 5, allow_private_addresses: true}\n")
+    rt = Runtime(load_settings(cfg / "marsad.yaml", env={}), client=redis_client)
+    queued: list[tuple[Alert, str]] = []
+
+    def entry(feed: str, query: str) -> Entry:
+        return Entry(feed_id=feed, url=f"{site.base}/news/seed.html?{query}", guid=query, title="", summary="")
+
+    def run(e: Entry) -> None:
+        queued.clear()
+        flows.process_entry(rt, e, lambda a, s: queued.append((a, s)))
+        for a, s in queued:
+            flows.deliver(rt, a, s)
+
+    run(entry("a", "v=1"))
+    assert len(site.posts) == 1
+    run(entry("a", "v=2"))  # the same outlet again under another URL: nothing new
+    assert len(site.posts) == 1
+    run(entry("b", "v=3"))  # another outlet's copy: one follow-up
+    assert len(site.posts) == 2
+    follow_up = json.loads(site.posts[1])
+    assert follow_up["text"].startswith("Follow-up, 2 outlets")
+    run(entry("b", "v=4"))  # that outlet again: no second follow-up
+    assert len(site.posts) == 2
