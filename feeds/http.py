@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 import zlib
@@ -208,10 +209,30 @@ def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: f
         raise Transient(f"connection failed: {_short(e)}") from e
 
 
+def _chain(e: BaseException) -> list[BaseException]:
+    """The exception, its causes/contexts, and exceptions urllib3 tucks into args, breadth-first."""
+    seen: list[BaseException] = []
+    todo = [e]
+    while todo and len(seen) < 20:
+        cur = todo.pop(0)
+        if any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        todo += [x for x in (cur.__cause__, cur.__context__, getattr(cur, "reason", None), *cur.args)
+                 if isinstance(x, BaseException)]
+    return seen
+
+
 def _short(e: BaseException) -> str:
-    inner: BaseException = e
-    while inner.__context__ is not None and not isinstance(inner, OSError):
-        inner = inner.__context__
+    """A reason users can act on: 'DNS lookup failed', 'connection refused', else the innermost OS error."""
+    chain = _chain(e)
+    if any(isinstance(x, socket.gaierror) for x in chain):
+        return "DNS lookup failed"
+    if any(isinstance(x, ConnectionRefusedError) for x in chain):
+        return "connection refused"
+    if any(isinstance(x, ConnectionResetError) for x in chain):
+        return "connection reset"
+    inner = next((x for x in reversed(chain) if isinstance(x, OSError)), e)
     return re.sub(r"\s+", " ", f"{type(inner).__name__}: {inner}")[:160]
 
 
