@@ -44,7 +44,9 @@ if start - now > max_wait then
   return {0, start - now, 'gap'}
 end
 redis.call('ZADD', KEYS[1], start + hold, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], start - now + hold)
+if redis.call('PTTL', KEYS[1]) < start - now + hold then  -- never shorten: another holder may live longer
+  redis.call('PEXPIRE', KEYS[1], start - now + hold)
+end
 redis.call('SET', KEYS[2], start, 'PX', start - now + gap + 1000)
 return {1, start - now, 'ok'}
 """
@@ -113,9 +115,11 @@ class HostLimiter:
             now = time.monotonic()
             # A gap reservation that does not fit now never will (the last start only moves later); a full
             # host may free a slot any moment, so that one is worth polling until the wait is used up.
-            if why == b"gap" or now >= give_up:
+            gap_bound = why in (b"gap", "gap")
+            if gap_bound or now >= give_up:
+                # Retry when the next start is free; a full host usually frees a slot within a request's time.
                 raise HostBusy(f"politeness: host busy ({self.kind} {host or '?'})",
-                               retry_after=max(self.min_gap_s, wait_ms / 1000))
+                               retry_after=wait_ms / 1000 if gap_bound else max(self.min_gap_s, 1.0))
             time.sleep(min(give_up - now, POLL_S * random.uniform(0.8, 1.2)))  # jitter: waiters out of step
 
     def release(self, url: str, token: str) -> None:
@@ -208,7 +212,10 @@ class RobotsCache:
 
     def _fetch_shared(self, origin: str, key: str) -> bytes:
         lock = f"marsad:robots-lock:{origin}"
-        if not self.redis.set(lock, b"1", nx=True, px=int(ROBOTS_LOCK_WAIT_S * 1000) * 6):
+        owner = uuid.uuid4().hex
+        # The lock outlives a robots fetch (one request deadline) with room to spare; a holder that dies
+        # only makes the others wait ROBOTS_LOCK_WAIT_S once before they fetch themselves.
+        if not self.redis.set(lock, owner, nx=True, ex=120):
             give_up = time.monotonic() + ROBOTS_LOCK_WAIT_S
             while time.monotonic() < give_up:
                 time.sleep(POLL_S)
@@ -220,7 +227,8 @@ class RobotsCache:
             self.redis.set(key, value, ex=ttl)
             return value
         finally:
-            self.redis.delete(lock)
+            if self.redis.get(lock) in (owner, owner.encode()):  # not another worker's lock after ours expired
+                self.redis.delete(lock)
 
     def _fetch(self, origin: str) -> tuple[bytes, int]:
         try:

@@ -18,6 +18,7 @@ from feeds.errors import Permanent, Transient
 from feeds.http import FetchPolicy, FetchResult, fetch
 from feeds.models import Entry, FeedSource
 from feeds.pipeline import load_article
+from workers.embedded import EmbeddedRedis
 from workers.politeness import HostBusy, HostLimiter, RobotsCache, page_fetcher, polite, robots_checked
 
 POLICY = FetchPolicy(timeout_s=5, allow_private_addresses=True, user_agent="Marsad/0.1 (+test)")
@@ -94,9 +95,13 @@ def _run_all(fn: Callable[[str], Any], urls: list[str], threads: int) -> list[An
         return list(pool.map(one, urls))
 
 
-def test_never_more_than_k_requests_in_flight_per_host(redis_client: redis.Redis, server: Server) -> None:
-    get = polite(FETCH, redis_client, "feed", max_concurrent=2, min_gap_s=0, max_wait_s=5)
-    results = _run_all(get, [f"{server.base}/f{i}" for i in range(8)], threads=8)
+def test_never_more_than_k_requests_in_flight_per_host(redis_client: redis.Redis, redis_server: EmbeddedRedis,
+                                                       server: Server) -> None:
+    # Two "workers": separate limiters on separate connections share the budget only through Redis.
+    other = redis.Redis.from_url(redis_server.url)
+    gets = [polite(FETCH, c, "feed", max_concurrent=2, min_gap_s=0, max_wait_s=5) for c in (redis_client, other)]
+    results = _run_all(lambda u: gets[int(u[-1]) % 2](u), [f"{server.base}/f{i}" for i in range(8)], threads=8)
+    other.close()
     assert all(isinstance(r, FetchResult) for r in results), results
     assert server.max_in_flight == 2  # the cap was reached, and never passed
     assert redis_client.zcard("marsad:polite:{feed:127.0.0.1}:holders") == 0  # every slot given back
