@@ -75,6 +75,15 @@ def corpus_items(n: int, feeds: list[str], offset: int = 0, prefix: str = "c") -
     return out
 
 
+def doubled(posts: list[bytes]) -> int:
+    """Webhook POSTs beyond the first for one (article, watch): an alert sent twice."""
+    pairs = []
+    for key, body in zip(alert_keys(posts), posts, strict=True):
+        text = str(json.loads(body).get("text", ""))  # "[severity] watch name: title (feed)"
+        pairs.append((key, text.partition("] ")[2].partition(":")[0]))
+    return len(pairs) - len(set(pairs))
+
+
 def processed(client: redis.Redis) -> int:
     raw: dict[bytes, bytes] = client.hgetall("marsad:metrics:counters")  # type: ignore[assignment]
     return sum(int(v) for k, v in raw.items() if k.decode().startswith(PROCESSED))
@@ -202,7 +211,7 @@ def main() -> None:
     floor_alerts = len(slack.posts)
     floor_rate = n_floor / t_floor
     print(f"floor (no Celery, {args.concurrency} processes): {n_floor} articles in {t_floor:.1f} s = "
-          f"{floor_rate:.1f} articles/s, {floor_alerts} alerts", flush=True)
+          f"{floor_rate:.1f} articles/s, {floor_alerts} alerts ({doubled(slack.posts)} doubled)", flush=True)
     floor_site.close()
     redis.Redis.from_url(server.url.replace("/0", "/1")).flushdb()
     slack.posts.clear()
@@ -236,7 +245,8 @@ def main() -> None:
         burst_rate = args.articles / t_burst
         burst_alerts = len(slack.posts)
         print(f"celery burst: {args.articles} articles in {t_burst:.1f} s = {burst_rate:.1f} articles/s end to end "
-              f"({burst_alerts} alerts), ratio to floor = {burst_rate / floor_rate:.2f} (target ≥ 0.8); "
+              f"({burst_alerts} alerts, {doubled(slack.posts)} doubled), "
+              f"ratio to floor = {burst_rate / floor_rate:.2f} (target ≥ 0.8); "
               f"peak queue depth {sampler.depth}", flush=True)
 
         # 3. The soak: steady arrivals, latency from appearing in the feed to the webhook POST.
@@ -273,8 +283,9 @@ def main() -> None:
               f"({args.concurrency} pool processes + beat + main)", flush=True)
         print(json.dumps({"articles": args.articles, "feeds": args.feeds, "concurrency": args.concurrency,
                           "floor_articles_per_s": round(floor_rate, 2), "celery_articles_per_s": round(burst_rate, 2),
-                          "ratio": round(burst_rate / floor_rate, 3), "p50_s": round(pct(lat, 0.5), 2),
-                          "p99_s": round(pct(lat, 0.99), 2), "redis_peak_mib": round(sampler.mem / 2**20, 1),
+                          "ratio": round(burst_rate / floor_rate, 3), "p50_s": round(pct(lat, 0.5), 2) if lat else None,
+                          "p99_s": round(pct(lat, 0.99), 2) if lat else None,
+                          "redis_peak_mib": round(sampler.mem / 2**20, 1),
                           "worker_peak_rss_mib": round(sampler.rss / 2**20), "floor_alerts": floor_alerts,
                           "celery_burst_alerts": burst_alerts}))
     finally:

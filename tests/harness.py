@@ -385,11 +385,13 @@ class Worker:
         except psutil.NoSuchProcess:
             return []
 
-    def process_talking_to(self, port: int) -> psutil.Process | None:
-        """The process of this worker's tree with an open TCP connection to 127.0.0.1:port."""
+    def process_talking_to(self, port: int, client_port: int | None = None) -> psutil.Process | None:
+        """The process of this worker's tree with a TCP connection to 127.0.0.1:port (from `client_port`:
+        a pool process may also hold idle keep-alive connections to the same server)."""
         for p in [psutil.Process(self.pid), *self.children()]:
             try:
-                if any(c.raddr and c.raddr.port == port for c in p.net_connections(kind="tcp")):
+                if any(c.raddr and c.raddr.port == port and (client_port is None or c.laddr.port == client_port)
+                       for c in p.net_connections(kind="tcp")):
                     return p
             except psutil.Error:
                 continue

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.harness import alert_keys, make_items, wait_for
+from tests.harness import HTTPServer, alert_keys, make_items, wait_for
 from tests.reliability.conftest import MARKERS, World
 
 pytestmark = pytest.mark.reliability
@@ -29,17 +29,18 @@ def _slow_first(path_of: str) -> Callable[[str], float]:
     return delay
 
 
-def _kill_sender(world: World, port: int, worker_idx: int = 0) -> int:
-    """SIGKILL the pool process holding a connection to `port`; returns its pid."""
-    wk = world.workers[worker_idx]
+def _kill_sender(world: World, server: HTTPServer, path: str | None = None) -> int:
+    """SIGKILL the pool process whose request (to `path`, or any) `server` is answering; returns its pid."""
+    wk = world.workers[0]
     proc = None
 
     def found() -> bool:
         nonlocal proc
-        proc = wk.process_talking_to(port)
+        ports = [c for c, p in list(server.in_flight.items()) if path is None or p.split("?")[0] == path]
+        proc = wk.process_talking_to(server.port, ports[0]) if ports else None
         return proc is not None
 
-    wait_for(found, 10, f"the worker process talking to port {port}", world.logs)
+    wait_for(found, 10, f"the worker process talking to port {server.port}", world.logs)
     assert proc is not None
     assert proc.pid != wk.pid, "the request came from the main process, not a pool child"
     proc.send_signal(signal.SIGKILL)
@@ -62,7 +63,7 @@ def test_pool_child_killed_mid_article_redelivers_and_alerts_once(world_factory:
     world.site.publish(items)
     world.worker()
     wait_for(lambda: slow in world.site.server.in_flight.values(), 60, "the slow page fetch", world.logs)
-    pid = _kill_sender(world, world.site.server.port)
+    pid = _kill_sender(world, world.site.server, slow)
     got = _assert_once_each(world, [it.key for it in items])
     fetches = world.site.server.count(slow)
     assert fetches == 2, f"the killed article's page was fetched {fetches} times (expected: once more after the kill)"
@@ -81,7 +82,7 @@ def test_pool_child_killed_mid_alert_redelivers_and_alerts_once(world_factory: C
     # redelivered task sees "busy" and retries until the claim expires. 6 s here keeps the test short.
     world.worker(overrides={"alert_claim_ttl_s": 6})
     wait_for(lambda: bool(world.slack.in_flight), 60, "a webhook POST in flight", world.logs)
-    pid = _kill_sender(world, world.slack.port)
+    pid = _kill_sender(world, world.slack)
     got = _assert_once_each(world, [it.key for it in items])
     assert len(world.slack.aborted) == 1, f"aborted sends={len(world.slack.aborted)}"
     retries = [e for e in _events(world, "alert_sent") if e.get("outcome") == "retry"]
