@@ -110,7 +110,11 @@ class HostLimiter:
                 raise Transient(f"politeness: Redis unavailable: {type(e).__name__}") from e
             if got:
                 if wait_ms > 0:
-                    time.sleep(wait_ms / 1000)
+                    try:
+                        time.sleep(wait_ms / 1000)
+                    except BaseException:  # soft time limit or shutdown while waiting: give the slot back
+                        self.release(url, token)
+                        raise
                 return token
             now = time.monotonic()
             # A gap reservation that does not fit now never will (the last start only moves later); a full
