@@ -19,6 +19,10 @@ class Transient(MarsadError):
         self.retry_after = retry_after
 
 
+class HostBusy(Transient):
+    """A host's politeness budget had no free slot in time: retry the task later, the feed is not sick."""
+
+
 class Permanent(MarsadError):
     """Retrying will not help: 404/410, not a feed, too large, blocked address. Drop and count."""
 

@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 
 from feeds.classify import Classifier
 from feeds.dedup import StoryAssignment, StoryStore, canonical_url, sketch, text_fingerprint
-from feeds.errors import Permanent, Transient
+from feeds.errors import HostBusy, Permanent, Transient
 from feeds.extract import article_from_entry, extract_article
 from feeds.http import FetchResult
 from feeds.models import Alert, Article, Classification, Entry, FeedSource, Span, Watch, WatchMatch
@@ -51,6 +51,8 @@ def poll(feed: FeedSource, fetch: Fetch, *, etag: str | None, last_modified: str
     """Conditional GET, body-hash fallback (servers that ignore validators), then hardened parse."""
     try:
         res = fetch(feed.url, etag=etag, last_modified=last_modified)
+    except HostBusy:
+        raise  # our own politeness, not the feed's fault: the task retries later
     except Transient as exc:
         return PollResult("failed", error=exc.reason, transient=True, retry_after=exc.retry_after)
     except Permanent as exc:
@@ -75,6 +77,8 @@ def load_article(entry: Entry, feed: FeedSource, fetch: Fetch) -> Article:
         return article_from_entry(entry, "fetch_pages is off for this feed")
     try:
         res = fetch(entry.url)
+    except HostBusy:
+        raise  # retry the article later rather than settle for the feed description
     except (Transient, Permanent) as exc:
         return article_from_entry(entry, f"page not fetched: {exc.reason}")
     return extract_article(res.body, res.headers, res.url, entry)

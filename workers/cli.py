@@ -140,5 +140,9 @@ from workers import cli_inspect  # noqa: E402  (registers classify, why, status,
 
 cli_inspect.register(main)
 
+from workers import cli_feeds  # noqa: E402  (registers feeds import/export/add)
+
+cli_feeds.register(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -100,7 +100,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     if feed is None:
         result = pipeline.ArticleResult("dropped", reason=f"feed {entry.feed_id!r} is no longer configured")
     else:
-        result = pipeline.process(entry, feed, fetch=rt.fetch_page, classifier=rt.classifier,
+        result = pipeline.process(entry, feed, fetch=rt.page_fetch(feed), classifier=rt.classifier,
                                   watchset=rt.settings.watchset, stories=rt.stories, now=time.time())
         copy = result.outcome in ("duplicate", "near_duplicate")
         for alert in pipeline.alerts_for(result, rt.watch, feed, entry):

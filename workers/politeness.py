@@ -15,7 +15,7 @@ from urllib.robotparser import RobotFileParser
 
 import redis
 
-from feeds.errors import Permanent, Transient
+from feeds.errors import HostBusy, Permanent, Transient
 from feeds.http import FetchResult
 from feeds.models import FeedSource
 
@@ -54,10 +54,6 @@ return {1, start - now, 'ok'}
 # A waiter whose host is full polls this often: releases are not announced, so this bounds the delay
 # between a slot freeing and a waiter taking it (and the load a busy host puts on Redis).
 POLL_S = 0.05
-
-
-class HostBusy(Transient):
-    """The host had no free slot within the bounded wait: retry the task later, do not block a worker."""
 
 
 def host_of(url: str) -> str:

@@ -18,6 +18,7 @@ from feeds.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
 from workers.app import broker_url
 from workers.logging import get_logger
+from workers.politeness import RobotsCache, page_fetcher, polite
 from workers.settings import Settings, load_settings
 from workers.sinks import Sink, build_sink
 from workers.stores import AlertLedger, Attempts, DeadLetters, FeedStateStore, Locks, SeenStore
@@ -63,9 +64,20 @@ class Runtime:
         self.attempts = Attempts(self.redis)
         self.stories = RedisStoryStore(self.redis, window_s=settings.dedup_window_s)
         self._sinks: dict[str, Sink] = {}
-        policy = settings.fetch.policy()
-        self.fetch_feed: Callable[..., FetchResult] = partial(fetch, policy=policy, accept=FEED_ACCEPT)
-        self.fetch_page: Callable[..., FetchResult] = partial(fetch, policy=policy, accept=PAGE_ACCEPT)
+        cfg = settings.fetch
+        policy = cfg.policy()
+        # A slot lives a little longer than the request deadline, so a crashed worker's slot frees itself.
+        limits = partial(polite, max_concurrent=cfg.host_max_concurrent, min_gap_s=cfg.host_min_gap_s,
+                         max_wait_s=cfg.host_max_wait_s, hold_s=policy.timeout_s + 10)
+        self.fetch_feed: Callable[..., FetchResult] = limits(
+            partial(fetch, policy=policy, accept=FEED_ACCEPT), self.redis, "feed")
+        self.fetch_page: Callable[..., FetchResult] = limits(
+            partial(fetch, policy=policy, accept=PAGE_ACCEPT), self.redis, "page")
+        self.robots = RobotsCache(self.redis, self.fetch_page, policy.user_agent)
+
+    def page_fetch(self, feed: FeedSource) -> Callable[..., FetchResult]:
+        """Page fetch for one feed's entries: robots.txt (unless ignore_robots), then host politeness."""
+        return page_fetcher(self.fetch_page, self.robots, feed)
 
     def feed(self, feed_id: str) -> FeedSource | None:
         return self.settings.feeds.get(feed_id)

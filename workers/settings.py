@@ -55,6 +55,10 @@ class FetchConfig(BaseModel):
     max_bytes: int = Field(default=5_000_000, gt=0)
     user_agent: str = "Marsad/0.1 (+https://github.com/marsad)"
     allow_private_addresses: bool = False
+    # Per-host politeness shared by all workers, separately for feed and page fetches.
+    host_max_concurrent: int = Field(default=2, ge=1)
+    host_min_gap_s: float = Field(default=1.0, ge=0)
+    host_max_wait_s: float = Field(default=5.0, ge=0, description="then the task retries later")
 
     def policy(self) -> FetchPolicy:
         return FetchPolicy(timeout_s=self.timeout_s, max_bytes=self.max_bytes, user_agent=self.user_agent,
