@@ -340,6 +340,8 @@ if "visibility_timeout" in ov:
 if "alert_claim_ttl_s" in ov:
     import workers.stores as s
     s.ALERT_CLAIM_TTL_S = ov["alert_claim_ttl_s"]
+for key, value in (ov.get("conf") or {}).items():
+    a.app.conf[key] = value
 from workers.cli import main
 sys.argv[0] = "marsad"
 main()
@@ -351,13 +353,14 @@ class Worker:
     """A `marsad worker|beat` subprocess in its own process group, logging to `log`.
 
     `overrides` (test-only) shortens product constants whose real values would make a test wait for
-    minutes: {"visibility_timeout": s} (600 s in workers/app.py), {"alert_claim_ttl_s": s} (120 s).
+    minutes: {"visibility_timeout": s} (600 s in workers/app.py), {"alert_claim_ttl_s": s} (120 s); and
+    {"conf": {celery setting: value}} tries a Celery setting before it is proposed for workers/app.py.
     """
 
     config: Path
     log: Path
     args: Sequence[str] = ("worker", "--beat", "-c", "2")
-    overrides: dict[str, float] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:

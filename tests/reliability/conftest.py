@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,7 +28,7 @@ class World:
     config: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def worker(self, *args: str, overrides: dict[str, float] | None = None, config: Path | None = None) -> Worker:
+    def worker(self, *args: str, overrides: dict[str, Any] | None = None, config: Path | None = None) -> Worker:
         w = Worker(config or self.config, self.tmp / f"worker{len(self.workers)}.log",
                    tuple(args) or ("worker", "--beat", "-c", "2"), overrides or {})
         self.workers.append(w.start())

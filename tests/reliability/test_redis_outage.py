@@ -52,8 +52,10 @@ def _exactly_once(world: World, keys: list[str], timeout: float) -> float:
 
 # Known bug (reported to the lead): a task that meets a Redis ConnectionError calls self.retry(), which must
 # publish to the (down) broker; Celery then turns the failed publish into Reject(requeue=False) and the
-# message is dropped, its entry already claimed as seen: the article and its alerts are lost. Strict, so the
-# test fails (XPASS) as soon as the tasks are fixed, and this marker must then go.
+# message is dropped, its entry already claimed as seen: the article and its alerts are lost. Verified fix:
+# worker_cancel_long_running_tasks_on_connection_loss=True in workers/app.py (the in-flight tasks are cancelled
+# and their messages stay unacked, redelivered after the visibility timeout). Strict, so the test fails
+# (XPASS) as soon as it is fixed, and this marker must then go.
 @pytest.mark.xfail(strict=True, reason="tasks drop messages whose retry cannot be published while Redis is down")
 def test_redis_restart_mid_run_loses_and_doubles_nothing(world_factory: Callable[..., World]) -> None:
     first = make_items(6, FEEDS, MARKERS, seed=21, prefix="r")
@@ -62,7 +64,8 @@ def test_redis_restart_mid_run_loses_and_doubles_nothing(world_factory: Callable
     # Pages of the second batch take 1 s each, so work is queued and in flight when Redis goes away.
     world = world_factory(FEEDS, page_delay=lambda p: 1.0 if p.split("?")[0] in slow else 0.0)
     world.site.publish(first)
-    wk = world.worker()
+    # Work cut off by the outage may come back through the visibility timeout (600 s in production): 10 s here.
+    wk = world.worker(overrides={"visibility_timeout": 10})
     _exactly_once(world, [it.key for it in first], 60)
     world.site.publish(second)
     wait_for(lambda: any(p in slow for p in world.site.server.in_flight.values()), 30, "a slow page in flight",
