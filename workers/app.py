@@ -72,6 +72,9 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
+        # A task cut off by a lost broker connection cannot publish its retry; without this Celery drops it
+        # (Reject, no requeue). With it the message stays unacked and returns after the visibility timeout.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": TASK_SOFT_LIMIT_S,
         "task_time_limit": TASK_HARD_LIMIT_S,
         "broker_connection_retry_on_startup": True,

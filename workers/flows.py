@@ -57,7 +57,8 @@ def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -
                            last_modified=state.get("last_modified") or None,
                            body_hash=state.get("body_hash") or None)
     fresh: list[Entry] = []
-    for entry in result.entries:
+    # Feeds list newest first; enqueue oldest first so alerts arrive in order of publication per watch.
+    for entry in sorted(reversed(result.entries), key=lambda e: e.published or ""):
         key = entry_key(entry)
         if not rt.seen.claim(key):
             continue

@@ -99,8 +99,4 @@ def test_burst_drains_in_order_without_starving_polls(world_factory: Callable[..
     assert peak_rss - rss0 < 300 * 2**20
     assert peak_mem - mem0 < BURST * 30_000
     # Two processes work side by side, so two neighbours can swap; a reversed or shuffled order cannot pass.
-    if inversions > 0.1 * pairs:
-        # Known bug (reported to the lead): workers/flows.poll_feed enqueues a poll's entries in feed order,
-        # newest first, so one poll's alerts arrive newest first. Every other property above is asserted;
-        # delete this xfail when the poll enqueues oldest first.
-        pytest.xfail(f"{inversions}/{pairs} alerts came before an older article's of the same watch")
+    assert inversions <= 0.1 * pairs, f"{inversions}/{pairs} alerts came before an older article's of the same watch"

@@ -56,7 +56,6 @@ def _exactly_once(world: World, keys: list[str], timeout: float) -> float:
 # worker_cancel_long_running_tasks_on_connection_loss=True in workers/app.py (the in-flight tasks are cancelled
 # and their messages stay unacked, redelivered after the visibility timeout). Strict, so the test fails
 # (XPASS) as soon as it is fixed, and this marker must then go.
-@pytest.mark.xfail(strict=True, reason="tasks drop messages whose retry cannot be published while Redis is down")
 def test_redis_restart_mid_run_loses_and_doubles_nothing(world_factory: Callable[..., World]) -> None:
     first = make_items(6, FEEDS, MARKERS, seed=21, prefix="r")
     second = make_items(6, FEEDS, MARKERS, seed=22, prefix="s")
