@@ -9,12 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.header import decode_header, make_header
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ import redis
 from aiosmtpd.controller import Controller
 
 from tests.conftest import FIXTURES, REPO
+from tests.harness import HTTPServer as _Server
+from tests.harness import Mailbox as _Mailbox
 from workers.embedded import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.e2e
@@ -47,52 +47,6 @@ def rss(base: str) -> bytes:
         f"<description>{html.escape(d)}</description><pubDate>{p}</pubDate></item>" for t, u, d, p in items)
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>اختبار</title>'
             f"<link>{base}/</link><description>test</description>{body}</channel></rss>").encode()
-
-
-class _Server:
-    """A threaded HTTP server on 127.0.0.1 serving a route table and recording POST bodies."""
-
-    def __init__(self, routes: Callable[[str], tuple[int, str, bytes] | None]) -> None:
-        self.posts: list[bytes] = []
-        self.gets: list[str] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.gets.append(self.path)
-                hit = routes(self.path)
-                status, ctype, body = hit if hit else (404, "text/plain", b"not found")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                outer.posts.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
-class _Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture
