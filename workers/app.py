@@ -41,12 +41,15 @@ def broker_url(path: Path | None = None) -> str:
     return str(url or "redis://127.0.0.1:6379/0")
 
 
-def tick_seconds(path: Path | None = None) -> float:
+def schedule_value(key: str, default: Any, path: Path | None = None) -> Any:
+    """One `schedule:` setting read straight from the YAML (the Celery app is built before settings load;
+    `marsad check` validates the file)."""
     try:
         raw = yaml.safe_load((path or config_path()).read_text(encoding="utf-8")) or {}
-        return float((raw.get("schedule") or {}).get("tick_s", 15))
+        value = (raw.get("schedule") or {}).get(key, default)
+        return default if value is None else float(value)
     except (OSError, yaml.YAMLError, AttributeError, ValueError, TypeError):
-        return 15.0
+        return default
 
 
 def celery_config(url: str, tick_s: float) -> dict[str, Any]:
@@ -109,4 +112,4 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
 
 app = Celery("marsad", include=["workers.tasks.poll", "workers.tasks.article", "workers.tasks.alert",
                                       "workers.tasks.digest"])
-app.conf.update(celery_config(broker_url(), tick_seconds()))
+app.conf.update(celery_config(broker_url(), float(schedule_value("tick_s", 15.0))))

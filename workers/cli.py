@@ -51,28 +51,28 @@ def main() -> None:
 def up(config: str | None, concurrency: int, loglevel: str) -> None:
     """Run everything on this machine: embedded Redis (unless redis_url is set), a worker on all queues, beat.
 
-    Ctrl-C stops it cleanly; running it again resumes where it stopped (state lives in data_dir).
+    The worker runs as a child process and is restarted if it stalls (its queues hold work but it stopped
+    consuming, see schedule.stall_after_s) or is killed. Ctrl-C stops it cleanly: tasks in flight finish
+    or go back to the queue; running it again resumes where it stopped (state lives in data_dir).
     """
-    from workers.app import app
     from workers.embedded import EmbeddedRedis
+    from workers.supervisor import Supervisor
 
     settings = _settings(config)
-    os.environ["MARSAD_CONFIG"] = str(settings.path)
     server = None
     url = settings.redis_url or os.environ.get("MARSAD_REDIS_URL")
     if not url:
         server = EmbeddedRedis(settings.data_dir / "redis").start()
         url = server.url
         click.echo(f"embedded Redis on {url} (AOF in {settings.data_dir / 'redis'})", err=True)
-    os.environ["MARSAD_REDIS_URL"] = url
-    app.conf.broker_url = url
+    env = {**os.environ, "MARSAD_CONFIG": str(settings.path), "MARSAD_REDIS_URL": url}
+    argv = [sys.executable, "-m", "workers.cli", "worker", "--beat", "-c", str(concurrency), "--loglevel", loglevel]
     try:
-        app.worker_main(_worker_argv("poll,article,alert", concurrency, True, settings.data_dir, loglevel))
-    except KeyboardInterrupt:
-        pass  # Ctrl-C before the worker installed its own handler: nothing was consumed yet
+        code = Supervisor(argv, env).run()
     finally:
         if server is not None:
             server.stop()
+    sys.exit(code)
 
 
 @main.command()
@@ -82,12 +82,19 @@ def up(config: str | None, concurrency: int, loglevel: str) -> None:
 @click.option("--beat", is_flag=True, help="Also run beat inside this worker (one per cluster).")
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(config: str | None, queues: str, concurrency: int, beat: bool, loglevel: str) -> None:
-    """Run a worker against the shared redis_url (refuses to start on invalid config)."""
+    """Run a worker against the shared redis_url (refuses to start on invalid config).
+
+    If its queues hold work while it receives and finishes nothing for schedule.stall_after_s, it stops
+    itself with exit status 75, for systemd, compose or `marsad up` to start a fresh one.
+    """
+    from workers import watchdog
     from workers.app import app, broker_url
 
     settings = _settings(config)
     app.conf.broker_url = settings.redis_url or broker_url(settings.path)
     app.worker_main(_worker_argv(queues, concurrency, beat, settings.data_dir, loglevel))
+    # worker_main drops the worker's exit status; the supervisor needs it (75 after a stall).
+    sys.exit(watchdog.exit_status())
 
 
 @main.command()

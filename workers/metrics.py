@@ -23,6 +23,7 @@ DESCRIPTIONS = {
     "marsad_watch_matches_total": "Watch matches per watch.",
     "marsad_alerts_total": "Alert deliveries per sink and outcome (sent, already_sent, retry, dead_letter, ...).",
     "marsad_task_duration_seconds": "Task run time per task.",
+    "marsad_worker_stalls_total": "Workers that restarted themselves: work waited, nothing was received or finished.",
     "marsad_publication_to_alert_seconds": "Time from an article's publication date to its alert being sent.",
 }
 
@@ -77,12 +78,16 @@ class RedisCollector:
         for q in QUEUES:
             depth.add_metric([q], float(self.r.llen(q)))
         yield depth
-        beats: dict[bytes, bytes] = self.r.hgetall(HEARTBEATS)  # type: ignore[assignment]
+        from workers.watchdog import workers  # the liveness records; imported here as it imports this module
+
         age = GaugeMetricFamily("marsad_worker_last_task_age_seconds",
-                                "Seconds since each worker last finished a task.",
+                                "Seconds since each live worker last finished a task (or started).",
                                 labels=["worker"])
-        for w, v in beats.items():
-            age.add_metric([w.decode()], time.time() - float(v.split()[0]))
+        now = time.time()
+        for name, info in sorted(workers(self.r).items()):
+            last = info.get("last_finished") or info.get("started")
+            if last is not None:
+                age.add_metric([name], now - float(last))
         yield age
 
     def _histograms(self) -> Iterator[Any]:

@@ -69,6 +69,10 @@ class ScheduleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tick_s: float = Field(default=15, gt=0, description="how often beat looks for feeds that are due")
     reload_s: float = Field(default=30, gt=0, description="how often workers look for changed config files")
+    stall_after_s: float | None = Field(
+        default=None, gt=0,
+        description="a worker whose queues held work this long while it received and finished nothing restarts "
+                    "itself (default max(300, 10 × tick_s))")
 
 
 class MainConfig(BaseModel):

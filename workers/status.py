@@ -10,9 +10,10 @@ import redis
 from feeds import schedule
 from feeds.models import FeedSource
 from workers.app import QUEUES, broker_url
-from workers.metrics import HEARTBEATS
 from workers.runtime import redis_client
 from workers.stores import AlertLedger, DeadLetters, FeedStateStore
+from workers.watchdog import GONE_AFTER_CHECKS, check_every_s, stall_after_s
+from workers.watchdog import workers as known_workers
 
 
 def _ago(ts: str | None, now: float) -> str:
@@ -43,6 +44,25 @@ def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> d
             "rhythm_s": round(gap) if gap else None, "next_poll": st.get("next_poll"), "polls": polls}
 
 
+def worker_row(name: str, info: dict[str, Any], queues: dict[str, int], now: float,
+               stall_after: float) -> dict[str, Any]:
+    """One worker: ok, idle (nothing waiting for it), stale (work waits, nothing finished for stall_after;
+    its watchdog restarts it), or gone (its record stopped being refreshed: died without shutting down)."""
+    last = info.get("last_finished")
+    alive = info.get("alive")
+    waiting = sum(queues.get(q, 0) for q in info.get("queues") or queues)
+    since = now - float(last or info.get("started") or now)
+    if alive is None or now - float(alive) > GONE_AFTER_CHECKS * check_every_s(stall_after):
+        state = "gone"
+    elif waiting and since > stall_after:
+        state = "stale"
+    else:
+        state = "ok" if waiting or last else "idle"
+    return {"worker": name, "state": state, "queues": info.get("queues") or [], "pid": info.get("pid"),
+            "started": info.get("started"), "last_task_finished_s_ago": round(now - last, 1) if last else None,
+            "last_task": info.get("last_task") or None}
+
+
 def collect(settings: Any) -> dict[str, Any]:
     client = redis_client(settings.redis_url or broker_url(settings.path))
     now = time.time()
@@ -54,19 +74,20 @@ def collect(settings: Any) -> dict[str, Any]:
     store = FeedStateStore(client)
     feeds = [feed_health(fid, feed, store.get(fid), now) for fid, feed in settings.feeds.items()]
     queues = {q: int(client.llen(q)) for q in QUEUES}
-    beats: dict[bytes, bytes] = client.hgetall(HEARTBEATS)  # type: ignore[assignment]
-    workers = [{"worker": w.decode(), "last_task_finished_s_ago": round(now - float(v.split()[0]), 1),
-                "last_task": v.decode().partition(" ")[2]} for w, v in sorted(beats.items())]
+    stall_after = stall_after_s(settings.schedule.tick_s, settings.schedule.stall_after_s)
+    workers = [worker_row(name, info, queues, now, stall_after)
+               for name, info in sorted(known_workers(client).items())]
     return {"redis": "ok", "feeds": feeds, "queues": queues, "workers": workers,
             "recent_alerts": AlertLedger(client).recent(10),
             "failed_alerts": len(DeadLetters(client).all()), "now": now}
 
 
-def render(data: dict[str, Any]) -> None:
+def render(data: dict[str, Any], console: Any = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console = console or Console()
     if data["redis"] != "ok":
         console.print(f"[red]Redis {data['redis']}[/red]")
         return
@@ -77,12 +98,22 @@ def render(data: dict[str, Any]) -> None:
     for f in data["feeds"]:
         share = "-" if f["share_304"] is None else f"{f['share_304']:.0%}"
         t.add_row(f["id"], f["state"], _ago(f["last_poll"], now), _ago(f["last_success"], now), str(f["last_new"]),
-                  str(f["items_per_day"]), share, _ago(f["next_poll"], now), (f["last_error"] or "")[:60])
+                  str(f["items_per_day"]), share, _ago(f["next_poll"], now),
+                  escape((f["last_error"] or "")[:60]))  # error texts quote servers: no markup from them
     console.print(t)
     console.print("queues: " + ", ".join(f"{q}={n}" for q, n in data["queues"].items())
                   + f"; failed alerts: {data['failed_alerts']}")
-    for w in data["workers"]:
-        console.print(f"worker {w['worker']}: last task finished {w['last_task_finished_s_ago']} s ago "
-                      f"({w['last_task']})", markup=False)
+    if data["workers"]:
+        wt = Table(title="Workers")
+        for col in ("worker", "state", "queues", "up since", "last task finished", "last task"):
+            wt.add_column(col)
+        for w in data["workers"]:
+            last = w["last_task_finished_s_ago"]
+            wt.add_row(escape(w["worker"]), w["state"], ",".join(w["queues"]),
+                       _ago(str(w["started"]) if w["started"] else None, now),
+                       "never" if last is None else _ago(str(now - last), now), escape(w["last_task"] or ""))
+        console.print(wt)
+    else:
+        console.print("workers: none running")
     for a in data["recent_alerts"]:
         console.print(f"  alert {a['watch']} → {a['sink']}: {a['title']!r}", markup=False)

@@ -1,4 +1,4 @@
-"""A worker alive but no longer consuming is visible: its 'last task finished' heartbeat ages while work waits."""
+"""A worker alive but no longer consuming is seen (its 'last task finished' ages while work waits) and restarted."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from collections.abc import Callable
 import psutil
 import pytest
 import redis
+from celery import Celery
 
-from tests.harness import make_items, queue_depths, wait_for
+from tests.harness import alert_keys, make_items, queue_depths, wait_for
 from tests.reliability.conftest import MARKERS, World
-from workers.metrics import HEARTBEATS, RedisCollector
+from workers.app import QUEUES
+from workers.metrics import COUNTERS, HEARTBEATS, RedisCollector
+from workers.watchdog import workers
 
 pytestmark = pytest.mark.reliability
 
@@ -70,3 +73,47 @@ def test_worker_that_stops_consuming_is_detected_by_its_heartbeat(world_factory:
     print(f"\nstuck consumer for {STUCK_FOR_S:g} s: process alive=yes heartbeat age={max(ages.values()):.1f} s "
           f"queue depths={ {k: int(v) for k, v in depths.items()} } detected stale={len(stale)} "
           f"(rule: age > {STALE_AFTER_S:g} s and work queued) caught up in {recovered:.1f} s after SIGCONT")
+
+
+STALL_AFTER_S = 4.0
+
+
+def _records(client: redis.Redis) -> dict[str, dict[str, object]]:
+    return {name: info for name, info in workers(client).items() if info.get("pid")}
+
+
+def test_worker_that_stops_consuming_restarts_itself_under_marsad_up(world_factory: Callable[..., World]) -> None:
+    world = world_factory(["f0"])
+    # Short stall window for the test; in production it is max(300 s, 10 × tick_s).
+    world.config.write_text(world.config.read_text().replace("reload_s: 1}", f"reload_s: 1, stall_after_s: "
+                                                                             f"{STALL_AFTER_S:g}}}"))
+    world.site.publish(make_items(2, ["f0"], MARKERS, seed=43, prefix="b"))
+    up = world.worker("up", "--workers", "2")
+    client = world.client
+    wait_for(lambda: len(world.slack.posts) >= 2 and len(_records(client)) == 1, 60, "alerts and a worker record",
+             world.logs)
+    (first,) = _records(client)
+    # Alive and looping, but consuming nothing: what Celery #8030/#10205 leave behind after a reconnect. The
+    # remote-control command stops the consumer exactly like that, without touching the process.
+    ctl = Celery(broker=world.redis_server.url)
+    for q in QUEUES:
+        ctl.control.cancel_consumer(q, destination=[first], reply=True, timeout=5)
+    stopped_at = time.monotonic()
+    world.site.publish(make_items(4, ["f0"], MARKERS, seed=44, prefix="c"))
+    wait_for(lambda: queue_depths(client)["poll"] > 0, 20, "work to wait in the poll queue", world.logs)
+    new = wait_for(lambda: any(n != first for n in _records(client)), 60, "a fresh worker", world.logs)
+    restarted_in = time.monotonic() - stopped_at
+    wait_for(lambda: len(world.slack.posts) >= 6, 60, "the alerts published during the stall", world.logs)
+    time.sleep(2)  # a double would arrive now
+    keys = alert_keys(world.slack.posts)
+    records = _records(client)
+    log = up.log_tail(20000)
+    up.stop()
+    assert first not in records, f"the stalled worker's record lingers: {records}"
+    assert "worker_stalled" in log and "worker_restarting" in log
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 6, f"alerts={keys}"
+    assert up.proc is not None and up.proc.returncode == 0, "marsad up did not stop cleanly"
+    assert int(client.hget(COUNTERS, "marsad_worker_stalls_total|") or 0) == 1
+    print(f"\nconsumer cancelled (process alive): restarted by the watchdog after {restarted_in:.1f} s "
+          f"(stall_after_s={STALL_AFTER_S:g}, seen {new:.1f} s after work queued); old record removed=yes; "
+          f"alerts expected=6 received={len(keys)} doubled={len(keys) - len(set(keys))}")

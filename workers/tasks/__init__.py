@@ -9,6 +9,7 @@ import redis
 from celery.signals import task_postrun, task_prerun
 
 from feeds.errors import Transient
+from workers import watchdog  # noqa: F401  (connects the worker's liveness and self-restart signals)
 from workers.app import MAX_RETRY_COUNTDOWN_S
 
 # The closed set of errors worth retrying. Everything else is a bug or a Permanent outcome.

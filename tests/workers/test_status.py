@@ -1,0 +1,42 @@
+"""`marsad status` on a real Redis: worker states (ok, idle, stale, gone) and untrusted text printed literally."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import redis
+from rich.console import Console
+
+from tests.harness import WatchSpec, write_config
+from workers import metrics
+from workers.settings import load_settings
+from workers.status import collect, render
+from workers.stores import FeedStateStore
+from workers.watchdog import Watchdog
+
+
+def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_literally(
+        tmp_path: Path, redis_client: redis.Redis, redis_server: object) -> None:
+    url = redis_server.url  # type: ignore[attr-defined]
+    cfg = write_config(tmp_path, url, {"f0": "http://127.0.0.1:9/feed.xml"}, [WatchSpec("w", "إدلب", ("console",))])
+    settings = load_settings(cfg, env={})
+    now = time.time()
+    rows = [("busy@h", ["poll"], now, now - 2), ("idle@h", ["alert"], now, None),
+            ("stuck@h", ["poll"], now, now - 900), ("dead@h", ["poll"], now - 9999, None)]
+    for name, queues, alive, finished in rows:
+        Watchdog(redis_client, name, queues, 1, stall_after=300).beat(alive)
+        if finished:
+            redis_client.hset(metrics.HEARTBEATS, name, f"{finished:.3f} marsad.poll_feed")
+    redis_client.rpush("poll", b"waiting")
+    FeedStateStore(redis_client).update("f0", last_poll=now, last_error="[bold red]pwned[/bold red]", failures=1)
+    data = collect(settings)
+    states = {w["worker"]: w["state"] for w in data["workers"]}
+    assert states == {"busy@h": "ok", "idle@h": "idle", "stuck@h": "stale", "dead@h": "gone"}
+    assert data["queues"]["poll"] == 1
+    buf = io.StringIO()
+    render(data, Console(file=buf, width=250))
+    out = buf.getvalue()
+    assert "[bold red]pwned" in out, out
+    assert "stale" in out and "gone" in out
