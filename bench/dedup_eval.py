@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import feeds.dedup as dd
+import feeds.dedup_lead as dl
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "dedup" / "pairs.json.gz"
@@ -151,6 +152,13 @@ REPUBLISHED = [
     ("FR-middleEast-615-20180611", "FR-internationalNews-1752-20180611"),
     ("FR-middleEast-603-20180607", "FR-internationalNews-1694-20180607"),
 ]
+# "Random" negatives were drawn unread; the ones the lead signature ranked highest (lead similarity
+# ≥ 0.15: 5 of 60) were read, and these 3 turned out to report one event: labelled same story.
+RANDOM_READ_SAME = {
+    ("SK-economy-914-20180705", "AL-economy-955-20180705"),  # Egypt's first primary surplus in 15 years
+    ("AL-culture-436-20180531", "BB-culture-183-20180531"),  # Weinstein indicted for rape in Manhattan
+    ("FR-culture-33-20180324", "AL-culture-194-20180324"),  # singer Reem Banna dies
+}
 N_SYNTHETIC = 25  # base articles for the syndication variants
 N_RANDOM = 60  # unread same-day, same-section pairs from different outlets (volume negatives)
 
@@ -221,7 +229,16 @@ def variants(d: dict[str, str], other: dict[str, str], rng: random.Random) -> di
     }
 
 
-Pair = tuple[str, str, bool, str, bool]  # text a, text b, same story?, group, same outlet?
+Pair = tuple[str, str, bool, str, bool, str]  # text a, text b, same story?, group, same outlet?, half
+SPLIT_SEED = 2026  # fixed: which half of every labelled list is "tune" and which "held-out"
+
+
+def halves(n: int, salt: str) -> list[str]:
+    """Half of n items (chosen with a fixed seed) is "tune", the other "held-out"."""
+    order = list(range(n))
+    random.Random(f"{SPLIT_SEED}:{salt}").shuffle(order)
+    tune = set(order[: n // 2])
+    return ["tune" if i in tune else "held-out" for i in range(n)]
 
 
 def load_pairs() -> tuple[list[Pair], dict[str, float]]:
@@ -231,37 +248,30 @@ def load_pairs() -> tuple[list[Pair], dict[str, float]]:
     pairs: list[Pair] = []
     jac: dict[str, float] = {}
 
-    def add(a: str, b: str, label: bool, group: str) -> None:
-        ta, tb = document(docs[a]), document(docs[b])
-        pairs.append((ta, tb, label, group, docs[a]["src"] == docs[b]["src"]))
+    def add(ta: str, tb: str, label: bool, group: str, same_outlet: bool, half: str) -> None:
+        pairs.append((ta, tb, label, group, same_outlet, half))
         sa, sb = dd.shingles(ta), dd.shingles(tb)
         jac[ta + "\0" + tb] = len(sa & sb) / max(1, len(sa | sb))
 
-    for a, b in fx["same"]:
-        add(a, b, True, "real_same")
-    for a, b in fx["republished"]:
-        add(a, b, True, "republished")
-    for a, b in fx["different"]:
-        add(a, b, False, "hard_negative")
-    for a, b in fx["random"]:
-        add(a, b, False, "random_negative")
+    for name, label, group in (("same", True, "real_same"), ("republished", True, "republished"),
+                               ("different", False, "hard_negative"), ("random", False, "random_negative")):
+        for (a, b), half in zip(fx[name], halves(len(fx[name]), name), strict=True):
+            read_same = name == "random" and (a, b) in RANDOM_READ_SAME
+            add(document(docs[a]), document(docs[b]), label or read_same, "real_same" if read_same else group,
+                docs[a]["src"] == docs[b]["src"], half)
     rng = random.Random(3)
     bases = fx["synthetic_bases"]
-    for i, key in enumerate(bases):
+    for i, (key, half) in enumerate(zip(bases, halves(len(bases), "synthetic"), strict=True)):
         d = docs[key]
         for kind, (title, text) in variants(d, docs[bases[(i + 1) % len(bases)]], rng).items():
-            v = {"title": title, "text": text}
-            ta, tb = document(d), document(v)
             # syndication crosses outlets: the copy is another outlet's
-            pairs.append((ta, tb, True, f"synthetic_{kind}", False))
-            sa, sb = dd.shingles(ta), dd.shingles(tb)
-            jac[ta + "\0" + tb] = len(sa & sb) / max(1, len(sa | sb))
+            add(document(d), document({"title": title, "text": text}), True, f"synthetic_{kind}", False, half)
     return pairs, jac
 
 
 def detect(sa: dd.Sketch, sb: dd.Sketch, same_outlet: bool) -> bool:
-    """What the store decides: a shared LSH band makes a candidate, the signature decides."""
-    return bool(set(sa.bands) & set(sb.bands)) and dd.same_story(sa, sb, same_outlet)
+    """What the store decides: a shared LSH band (text or lead) makes a candidate, the signatures decide."""
+    return dd.candidates(sa, sb) and dd.same_story(sa, sb, same_outlet)
 
 
 Score = tuple[float, float, dict[str, tuple[int, int]]]
@@ -270,7 +280,7 @@ Score = tuple[float, float, dict[str, tuple[int, int]]]
 def score(pairs: list[Pair], decide: Callable[[int], bool]) -> Score:
     tp = fp = fn = 0
     groups: dict[str, tuple[int, int]] = {}
-    for i, (_, _, label, group, _) in enumerate(pairs):
+    for i, (_, _, label, group, *_) in enumerate(pairs):
         yes = decide(i)
         hit, total = groups.get(group, (0, 0))
         groups[group] = (hit + (yes == label), total + 1)
@@ -292,50 +302,126 @@ def simhash(text: str) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="main figures only (no sweeps)")
     args = ap.parse_args()
     if args.build:
         build()
     pairs, jac = load_pairs()
     js = [jac[a + "\0" + b] for a, b, *_ in pairs]
     sk = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
-    print(f"{len(pairs)} pairs; shingle = {dd.SHINGLE} words, {dd.BINS} bins, {dd.BANDS} bands, thresholds "
-          f"{dd.NEAR_DUP_THRESHOLD} cross-outlet / {dd.SAME_OUTLET_THRESHOLD} same outlet\n")
+    halves_n = {h: sum(p[5] == h for p in pairs) for h in ("tune", "held-out")}
+    print(f"{len(pairs)} pairs (tune {halves_n['tune']}, held-out {halves_n['held-out']}, split seed "
+          f"{SPLIT_SEED}); shingle = {dd.SHINGLE} words, {dd.BINS} bins, {dd.BANDS} text bands, "
+          f"{dl.LEAD_BANDS} lead bands, lead = title + {dl.LEAD_WORDS} content words in {dl.LEAD_BITS} bits")
+    print(f"rule: same outlet text ≥ {dd.SAME_OUTLET_THRESHOLD}; cross-outlet text ≥ {dd.NEAR_DUP_THRESHOLD} "
+          f"(and lead ≥ {dd.LEAD_VETO} while text < {dd.LEAD_VETO_BELOW}) "
+          f"or (text ≥ {dd.LEAD_TEXT_THRESHOLD} and lead ≥ {dd.LEAD_THRESHOLD})\n")
 
     print("exact Jaccard of 3-shingles per group: min / median / max")
     for g in sorted({p[3] for p in pairs}):
         v = sorted(j for j, p in zip(js, pairs, strict=True) if p[3] == g)
         print(f"  {g:28s} n={len(v):3d}  {v[0]:.2f} / {v[len(v) // 2]:.2f} / {v[-1]:.2f}")
 
-    p, r, groups = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
-    print(f"\nSAME STORY (store decision: LSH candidate + signature): precision {p:.3f}  recall {r:.3f}")
+    hard = [i for i, q in enumerate(pairs) if q[3] == "hard_negative"]
+
+    def by_half(decide: Callable[[int], bool]) -> str:
+        # Follow-up guard: hard negatives (follow-ups, same-day reports) merged when judged as if they came
+        # from two outlets (the same-outlet bar is what keeps one outlet's follow-ups apart otherwise).
+        guard = sum(detect(*sk[i], False) for i in hard if pairs[i][5] == "tune")
+        guard_all = sum(detect(*sk[i], False) for i in hard)
+        out = []
+        for name, sel in (("whole", range(len(pairs))),
+                          ("tune", [i for i, q in enumerate(pairs) if q[5] == "tune"]),
+                          ("held-out", [i for i, q in enumerate(pairs) if q[5] == "held-out"])):
+            idx = list(sel)
+            p, r, _ = score([pairs[i] for i in idx], lambda k, idx=idx: decide(idx[k]))  # type: ignore[misc]
+            out.append(f"{name} P {p:.3f} R {r:.3f}")
+        return " | ".join(out) + f" | hard negatives merged as if cross-outlet: tune {guard}, all {guard_all}"
+
+    def store(i: int) -> bool:
+        return detect(*sk[i], pairs[i][4])
+
+    p, r, groups = score(pairs, store)
+    print(f"\nSAME STORY (store decision: LSH candidate + signatures): precision {p:.3f}  recall {r:.3f}")
+    print(f"  {by_half(store)}")
     for g, (ok, n) in sorted(groups.items()):
         print(f"  {g:28s} {'recall' if pairs[[q[3] for q in pairs].index(g)][2] else 'specificity'} "
               f"{ok / n:.3f} ({ok}/{n})")
     real = [i for i, q in enumerate(pairs) if q[3] == "real_same"]
     for name, sel in (("real, shared agency text (J≥0.3)", [i for i in real if js[i] >= 0.3]),
                       ("real, independent rewrites (J<0.3)", [i for i in real if js[i] < 0.3])):
-        hits = sum(detect(*sk[i], pairs[i][4]) for i in sel)
+        hits = sum(store(i) for i in sel)
         print(f"  {name:36s} recall {hits / max(1, len(sel)):.3f} ({hits}/{len(sel)})")
     syn = [i for i, q in enumerate(pairs)
            if (q[2] and q[3] != "real_same") or (q[3] == "real_same" and js[i] >= 0.3)]
     neg = [i for i, q in enumerate(pairs) if not q[2]]
     sub = [pairs[i] for i in syn + neg]
-    p2, r2, _ = score(sub, lambda k: detect(*sk[(syn + neg)[k]], sub[k][4]))
+    p2, r2, _ = score(sub, lambda k: store((syn + neg)[k]))
     print(f"  copies only (synthetic + republished + real J≥0.3) vs all negatives: "
           f"precision {p2:.3f} recall {r2:.3f}")
+    wrong = [i for i in range(len(pairs)) if store(i) and not pairs[i][2]]
+    for i in wrong:
+        print(f"  false positive: {pairs[i][3]} {pairs[i][0][:60]!r} / {pairs[i][1][:60]!r}")
 
-    print("\nthreshold sweep (cross-outlet threshold; same-outlet kept at max(t, 0.6)) — sketch estimate:")
-    saved = dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD
+    saved = dd.LEAD_THRESHOLD, dd.LEAD_VETO
+    dd.LEAD_THRESHOLD, dd.LEAD_VETO = 2.0, 0.0
+    print(f"\ntext signature only (no lead rule, no lead veto), for comparison: {by_half(store)}")
+    dd.LEAD_THRESHOLD = saved[0]
+    print(f"lead rule without the lead veto: {by_half(store)}")
+    dd.LEAD_THRESHOLD, dd.LEAD_VETO = saved
+    if args.quick:
+        return
+
+    print("\nlead veto sweep (text in [0.35, ceiling) needs lead ≥ veto):")
+    ceiling = dd.LEAD_VETO_BELOW
+    for veto, below in ((0.0, 0.5), (0.08, 0.5), (0.1, 0.5), (0.12, 0.5), (0.15, 0.5), (0.2, 0.5), (0.1, 0.6)):
+        dd.LEAD_VETO, dd.LEAD_VETO_BELOW = veto, below
+        print(f"  veto {veto:.2f} below {below:.2f}: {by_half(store)}")
+    dd.LEAD_VETO, dd.LEAD_VETO_BELOW = saved[1], ceiling
+
+    print("\nlead rule sweep (chosen on the tune half; held-out shown beside it):")
+    saved2 = dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD
+    for tt in (0.0, 0.06, 0.1, 0.15, 0.2):
+        for lt in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+            dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD = tt, lt
+            print(f"  text ≥ {tt:.2f} and lead ≥ {lt:.2f}: {by_half(store)}")
+    dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD = saved2
+
+    print("\nlead definition (title + N content words, bitmap bits), at the chosen thresholds:")
+    saved3 = dl.LEAD_WORDS, dl.LEAD_BITS
+    for words, bits in ((20, 128), (30, 128), (40, 128), (60, 128), (40, 64), (40, 256)):
+        dl.LEAD_WORDS, dl.LEAD_BITS = words, bits
+        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        print(f"  words={words:2d} bits={bits:3d}: "
+              + by_half(lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4])))  # type: ignore[misc]
+    dl.LEAD_WORDS, dl.LEAD_BITS = saved3
+    exact_lead = [len(dl.lead_words(a) & dl.lead_words(b)) / max(1, len(dl.lead_words(a) | dl.lead_words(b)))
+                  for a, b, *_ in pairs]
+    err = sorted(abs(dl.lead_similarity(x.lead, y.lead) - e) for (x, y), e in zip(sk, exact_lead, strict=True))
+    print(f"  lead bitmap estimate vs exact lead Jaccard: median |error| {err[len(err) // 2]:.3f}, "
+          f"90th percentile {err[int(len(err) * 0.9)]:.3f}")
+
+    print("\nLSH bands (text, lead): recall lost to the candidate step (whole set):")
+    saved4 = dd.BANDS, dl.LEAD_BANDS
+    for tb, lb in ((8, 0), (6, 2), (7, 2), (8, 2), (6, 3), (5, 3)):
+        dd.BANDS, dl.LEAD_BANDS = tb, lb
+        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        lost = sum(1 for i, q in enumerate(pairs)
+                   if q[2] and dd.same_story(s2[i][0], s2[i][1], q[4]) and not dd.candidates(*s2[i]))
+        p, r, _ = score(pairs, lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4]))  # type: ignore[misc]
+        print(f"  text {tb} + lead {lb}: true pairs lost to LSH {lost}; precision {p:.3f} recall {r:.3f}")
+    dd.BANDS, dl.LEAD_BANDS = saved4
+
+    print("\nthreshold sweep (cross-outlet text threshold; same-outlet kept at max(t, 0.6)) — sketch estimate:")
+    thresholds = dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD
     for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6):
         dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = t, max(t, 0.6)
-        p, r, _ = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
-        print(f"  t={t:.2f}  precision {p:.3f}  recall {r:.3f}")
-    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = saved[0], 0.0
-    p, r, _ = score(pairs, lambda i: detect(*sk[i], pairs[i][4]))
-    print(f"  t={saved[0]:.2f} with no same-outlet bar  precision {p:.3f}  recall {r:.3f}")
-    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = saved
+        print(f"  t={t:.2f}  {by_half(store)}")
+    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = thresholds[0], 0.0
+    print(f"  t={thresholds[0]:.2f} with no same-outlet bar  {by_half(store)}")
+    dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD = thresholds
 
-    print("\nsignature size (bins, bytes per article) at the chosen thresholds:")
+    print("\nsignature size (bins) at the chosen thresholds:")
     for bins in (16, 32, 48, 64):
         dd.BINS = bins
         s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
@@ -343,12 +429,14 @@ def main() -> None:
         print(f"  bins={bins:3d}  precision {p:.3f}  recall {r:.3f}")
     dd.BINS = 32
 
-    print("\nexact Jaccard (no sketch error) at the chosen thresholds:")
+    print("\nexact Jaccards (no sketch error) at the chosen thresholds:")
     def exact(i: int) -> bool:
-        return js[i] >= (dd.SAME_OUTLET_THRESHOLD if pairs[i][4] else dd.NEAR_DUP_THRESHOLD)
+        if pairs[i][4]:
+            return js[i] >= dd.SAME_OUTLET_THRESHOLD
+        return js[i] >= dd.NEAR_DUP_THRESHOLD or (js[i] >= dd.LEAD_TEXT_THRESHOLD
+                                                  and exact_lead[i] >= dd.LEAD_THRESHOLD)
 
-    p, r, _ = score(pairs, exact)
-    print(f"  precision {p:.3f}  recall {r:.3f}")
+    print(f"  {by_half(exact)}")
 
     print("\nSimHash-64 over the same shingles (Hamming distance ≤ k), for comparison:")
     sh = [(simhash(a), simhash(b)) for a, b, *_ in pairs]

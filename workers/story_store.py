@@ -13,6 +13,10 @@ import redis
 from feeds.dedup import (
     BANDS,
     BINS,
+    LEAD_TEXT_THRESHOLD,
+    LEAD_THRESHOLD,
+    LEAD_VETO,
+    LEAD_VETO_BELOW,
     NEAR_DUP_THRESHOLD,
     SAME_OUTLET_THRESHOLD,
     Outcome,
@@ -20,15 +24,19 @@ from feeds.dedup import (
     StoryAssignment,
     StoryInfo,
 )
+from feeds.dedup_lead import LEAD_BANDS
 
 # Layout (all under `prefix`, all binary-safe):
 #   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet
 #   u:<bucket>:<shard>  hash  aid(6) chunk(1) → ≤ 64 bytes of the article id (a long URL in one value
 #                             would push its whole hash out of the compact encoding: Redis' default
 #                             hash-max-ziplist-value is 64)
-#   g:<bucket>:<shard>  hash  aid(6) → MinHash signature (32 bytes)
+#   g:<bucket>:<shard>  hash  aid(6) → MinHash signature (32 bytes) + lead bitmap (16 bytes); one value,
+#                             so the lead costs no extra field (an entry of 32 bytes, stored before the
+#                             lead existed, is still compared on its text)
 #   f:<bucket>:<shard>  hash  fingerprint bytes 3-8 → aid(6)   (bytes 1-2 pick the shard)
-#   b:<bucket>:<shard>  hash  band key bytes 3-6 → aid(6)     (the LSH index: last writer wins; 32 bits
+#   b:<bucket>:<shard>  hash  band key bytes 3-6 → aid(6)     (the LSH index, text and lead band keys
+#                             alike: last writer wins; 32 bits
 #                             within a shard of ~64 fields collide ~1e-8 of the time, and a candidate
 #                             is verified on its signature anyway)
 #   s:<story(6)>        hash  n → articles, f → first article id, o:<outlet> → 1   (stories of ≥ 2 only)
@@ -91,7 +99,29 @@ local fp, sig, bands = ARGV[9], ARGV[10], ARGV[11]
 local ttl, bands_n = tonumber(ARGV[12]), tonumber(ARGV[13])
 local need_cross, need_same = tonumber(ARGV[14]), tonumber(ARGV[15])
 local story_ttl = tonumber(ARGV[16])
+local nbins, need_lead_text, need_lead = tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19])
+local need_veto_below, veto = tonumber(ARGV[20]), tonumber(ARGV[21])
 local NONE = '\0\0\0\0\0\0'
+
+-- Jaccard of two leads' word sets from their bitmaps: linear counting of each and of their union
+-- (feeds.dedup_lead.lead_similarity does the same in Python)
+local popcount = nil
+local function lead_similarity(a, b)
+  if not popcount then
+    popcount = {[0] = 0}
+    for i = 1, 255 do popcount[i] = popcount[math.floor(i / 2)] + i % 2 end
+  end
+  local ca, cb, cu = 0, 0, 0
+  for k = 1, #a do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    ca, cb, cu = ca + popcount[x], cb + popcount[y], cu + popcount[bit.bor(x, y)]
+  end
+  local m = 8 * #a
+  local function count(ones) return -m * math.log(1 - math.min(ones, m - 1) / m) end
+  local nu = count(cu)
+  if nu <= 0 then return 0 end
+  return math.max(0, math.min(1, (count(ca) + count(cb) - nu) / nu))
+end
 
 local function reply(outcome, story, dup)
   local outlets, n, first = story_info(story)
@@ -135,15 +165,27 @@ if outcome == 'n' and #sig > 0 then
         seen[cand] = true
         local other = redis.call('HGET', key('g:', b, cand, small), cand)
         local v = redis.call('HGET', key('a:', b, cand, small), cand)
-        if other and v and #other == #sig then
+        if other and v and #other >= nbins then
           local same = 0
-          for k = 1, #sig do
+          for k = 1, nbins do
             if string.byte(sig, k) == string.byte(other, k) then same = same + 1 end
           end
           local _, s, _, o = parse(v)
-          local need = need_cross
-          if o == outlet then need = need_same end
-          if same >= need and same > best then
+          local ok = false
+          if o == outlet then
+            ok = same >= need_same
+          else
+            -- cross-outlet: shared text whose lead does not contradict it (a follow-up reusing
+            -- background), or some shared text and a closely matching title/lead (a rewrite)
+            local leads = #sig > nbins and #other == #sig
+            local function lead() return lead_similarity(string.sub(sig, nbins + 1), string.sub(other, nbins + 1)) end
+            if same >= need_cross then
+              ok = same >= need_veto_below or not leads or lead() >= veto
+            elseif same >= need_lead_text and leads then
+              ok = lead() >= need_lead
+            end
+          end
+          if ok and same > best then
             best, outcome, story, dup = same, 'm', s, cand
           end
         end
@@ -233,11 +275,13 @@ class RedisStoryStore:
         # few enough keys that their ~150 bytes of overhead each stay a small share per article.
         # "a", "g", "f" hold one field per article, "u" about two, "b" one per band.
         self.shards = max(1, math.ceil(per_bucket / 80))
-        self.band_shards = max(1, math.ceil(per_bucket * BANDS / 80))
+        self.band_shards = max(1, math.ceil(per_bucket * (BANDS + LEAD_BANDS) / 80))
         # ids: one 64-byte chunk for a short id, three for a typical percent-decoded Arabic URL
         self.id_shards = max(1, math.ceil(per_bucket * 2 / 80))
         self.need_cross = math.ceil(NEAR_DUP_THRESHOLD * BINS - 1e-9)
         self.need_same = math.ceil(SAME_OUTLET_THRESHOLD * BINS - 1e-9)
+        self.need_lead_text = math.ceil(LEAD_TEXT_THRESHOLD * BINS - 1e-9)
+        self.need_veto_below = math.ceil(LEAD_VETO_BELOW * BINS - 1e-9)
         self._assign = client.register_script(_ASSIGN)
         self._story = client.register_script(_STORY)
 
@@ -254,8 +298,10 @@ class RedisStoryStore:
         fp = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()  # any string → 8 bytes
         res = self._assign(args=[
             *self._common(now), article_key(article_id), pack_id(article_id), outlet, fp,
-            sketch.signature, b"".join(sketch.bands), ttl, self.band_shards,
+            sketch.signature + sketch.lead if sketch.signature else b"",
+            b"".join(sketch.bands + sketch.lead_bands), ttl, self.band_shards,
             self.need_cross, self.need_same, self.window_s + self.bucket_s,
+            BINS, self.need_lead_text, repr(LEAD_THRESHOLD), self.need_veto_below, repr(LEAD_VETO),
         ])
         outcome, story, dup, n, outlets = res
         return StoryAssignment(
