@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -160,9 +160,10 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
-             topic_watches: _Matcher | None = None) -> EvalReport:
+             topic_watches: _Matcher | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
     """Classify every labelled article found in the corpus and score the result (and the topic
-    watches of config/watchlists/topics.yaml, when a compiled WatchSet is given)."""
+    watches of config/watchlists/topics.yaml, when a compiled WatchSet is given); `progress(1)` is
+    called after each corpus record read, for a caller's progress bar."""
     gold = list(read_jsonl(labels_path))
     by_docno = {str(g["docno"]): g for g in gold}
     wanted = set(by_docno)
@@ -170,6 +171,8 @@ def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
     predicted: dict[str, Prediction] = {}
     evidence: dict[tuple[str, str, str], str] = {}
     for doc in read_jsonl(corpus_path):
+        if progress is not None:
+            progress(1)
         docno = str(doc.get("docno"))
         if docno not in wanted:
             continue

@@ -166,13 +166,18 @@ def register(main: click.Group) -> None:
                   show_default=True)
     @click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
                   default="../shared/corpus/ant-v2.1-dev.jsonl.gz", show_default=True)
-    def eval_(config: str | None, labels: str, corpus: str) -> None:
+    @click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is no terminal).")
+    def eval_(config: str | None, labels: str, corpus: str, no_progress: bool) -> None:
         """Score the classifier (countries, actors) and the topic watches against hand-labelled gold."""
         from feeds.classify import Classifier
         from feeds.evaluate import run_eval
+        from workers import progress
 
         s = _settings(config)
-        report = run_eval(Path(labels), Path(corpus), Classifier(s.gazetteer), s.watchset)
+        # The bar's total is the corpus's line count, counted only when a bar is drawn.
+        total = progress.count_lines([Path(corpus)]) if progress.enabled(no_progress) else None
+        with progress.progress("eval: corpus read", total, disabled=no_progress) as advance:
+            report = run_eval(Path(labels), Path(corpus), Classifier(s.gazetteer), s.watchset, progress=advance)
         click.echo(report.format())
 
     @main.group()
