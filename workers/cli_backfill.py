@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,8 @@ def render(report: Report, console: Console, show: int) -> None:
     for name, justify in (("watch", "left"), ("name", "left"), ("matched", "right"), ("share", "right"),
                           ("first (UTC)", "left"), ("last (UTC)", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.columns[0].no_wrap = True  # ids are what users type in --watch: never cut or wrapped
+    table.columns[0].min_width = max((len(t.watch.id) for t in report.tallies), default=5)
     for t in report.tallies:
         table.add_row(clean(t.watch.id), clean(t.watch.name), Text(f"{len(t.hits):,}"),
                       Text(f"{report.share(t):.2%}"), Text(_day(t.first)), Text(_day(t.last)))
@@ -148,7 +151,10 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(report.to_dict(since, until), ensure_ascii=False, indent=2))
         else:
-            render(report, Console(highlight=False), show)
+            console = Console(highlight=False)
+            if not console.is_terminal and "COLUMNS" not in os.environ:
+                console.width = 120  # a report saved to a file: rich's 80-column default wraps most titles
+            render(report, console, show)
         if report.interrupted:
             sys.exit(130)
         if report.articles == 0 and report.bad:
