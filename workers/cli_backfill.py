@@ -157,5 +157,5 @@ def register(main: click.Group) -> None:
             render(report, console, show)
         if report.interrupted:
             sys.exit(130)
-        if report.articles == 0 and report.bad:
-            sys.exit(1)  # nothing usable at all: most likely not an article archive
+        if report.bad and report.articles + report.outside_dates == 0:
+            sys.exit(1)  # not one usable line: most likely not an article archive

@@ -12,8 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from feeds.classify import Classifier
 from tests.conftest import REPO
 from workers import cli_backfill
+from workers.backfill import run as run_backfill
 from workers.settings import Settings, load_settings
 
 ARCHIVE = REPO / "tests/fixtures/backfill/archive.jsonl"
@@ -135,6 +137,24 @@ def test_an_archive_with_no_usable_line_fails(config: Path, tmp_path: Path) -> N
     csv.write_text("docno,title,text\n1,a,b\n", encoding="utf-8")
     res = run(config, csv)
     assert res.exit_code == 1 and f"{csv}:1: not JSON" in res.stdout
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(csv.read_text(encoding="utf-8") + ARCHIVE.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run(config, mixed, "--since", "2030-01-01").exit_code == 0  # usable, only outside the dates
+
+
+def test_ctrl_c_keeps_what_was_found_so_far(loaded: tuple[Path, Settings]) -> None:
+    settings = loaded[1]
+    seen: list[int] = []
+
+    def advance(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    report = run_backfill([ARCHIVE], settings.watches, Classifier(settings.gazetteer), settings.watchset,
+                          advance=advance)
+    assert report.interrupted and report.articles == 2
+    assert {h.id for h in report.tallies[0].hits} == IDLIB
 
 
 def test_gzipped_archives_give_the_same_result_and_a_truncated_one_is_reported(config: Path, tmp_path: Path) -> None:
