@@ -104,13 +104,15 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-    @click.option("--since", callback=_when(False), help="Only articles dated on/after this ISO date or time.")
-    @click.option("--until", callback=_when(True), help="Only articles dated on/before this ISO date (whole day) "
-                                                        "or time.")
-    @click.option("--watch", "watch_ids", multiple=True, metavar="ID", help="Only this watch (repeatable; "
-                                                                             "default: every watch).")
-    @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N articles scanned.")
-    @click.option("--show", type=click.IntRange(min=0), default=5, show_default=True,
+    @click.option("--since", callback=_when(False), metavar="DATE",
+                  help="Only articles dated on/after this ISO date or time.")
+    @click.option("--until", callback=_when(True), metavar="DATE",
+                  help="Only articles dated on/before this ISO date (the whole day) or time.")
+    @click.option("--watch", "watch_ids", multiple=True, metavar="ID",
+                  help="Only this watch (repeatable; default: every watch).")
+    @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+                  help="Stop after N articles scanned (after the date filter).")
+    @click.option("--show", type=click.IntRange(min=0), default=5, show_default=True, metavar="N",
                   help="Example matches per watch in the table (most recent first).")
     @click.option("--json", "as_json", is_flag=True, help="Print counts and every matched article as JSON.")
     @click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is no terminal).")
@@ -121,7 +123,8 @@ def register(main: click.Group) -> None:
         FILES are JSON-lines files (.jsonl, or .jsonl.gz), one article a line, as in the ANT corpus:
         {docno, url, src, title, time, abstract, text}; `id`, `outlet` and `published` (ISO 8601 or
         RFC 2822) are accepted for docno, src and time. Articles are classified and matched with the
-        config's gazetteer and watchlists, exactly as the workers would.
+        config's gazetteer and watchlists as the workers would, but not deduplicated: each copy of a
+        story counts.
 
         This is a dry run: it needs no Redis, sends no alerts and writes no state. Articles without a
         date are kept by --since/--until (and counted); lines that are not JSON or have no text are

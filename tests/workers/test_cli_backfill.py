@@ -102,6 +102,8 @@ def test_since_and_until_filter_on_the_article_date_until_taking_the_whole_day(c
     assert matched(data) == {"idlib": set(), "libya-truce": {"SK-middleEast-3492-20180902"}}
     assert data["since"] == "2018-09-01T00:00:00+00:00"
     assert as_json(config, ARCHIVE, "--since", "2018-09-03T00:00+00:00")["articles"] == 2  # 3 Sep, 7 Sep
+    bad = run(config, ARCHIVE, "--since", "last month")
+    assert bad.exit_code == 2 and "'last month' is not an ISO date" in bad.output
 
 
 def test_watch_option_runs_only_the_named_watches(config: Path) -> None:
