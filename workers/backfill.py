@@ -144,7 +144,7 @@ def to_article(doc: Any) -> tuple[str, str, Article]:
         raise ValueError(f"not a JSON object but {type(doc).__name__}")
     norm = {key: next((doc[k] for k in names if doc.get(k) not in (None, "")), None)
             for key, names in ALIASES.items()}
-    if not isinstance(norm["text"], str) and not isinstance(norm["abstract"], str):
+    if not any(isinstance(v := norm[k], str) and v.strip() for k in ("text", "abstract")):
         raise ValueError("no text (and no abstract)")
     article = corpus_article(norm)  # the same Article `marsad eval` builds: abstract folded in, RFC 2822 date
     published = article.published or parse_date(norm["time"])

@@ -122,7 +122,7 @@ def test_bad_lines_are_counted_and_named_by_file_and_line_without_stopping_the_r
                                                                                     tmp_path: Path) -> None:
     good = ARCHIVE.read_text(encoding="utf-8").splitlines()[0]
     broken = tmp_path / "broken.jsonl"
-    broken.write_bytes("\n".join([good, '{"title": "نص مقطوع', "", '{"docno": "x", "title": "بلا نص"}', "[1, 2]",
+    broken.write_bytes("\n".join([good, '{"title": "نص مقطوع', "", '{"docno": "x", "title": "بلا نص", "text": " ", "abstract": null}', "[1, 2]",
                                   good]).encode() + b"\n\xff\xfe{}\n")
     data = as_json(config, broken)
     assert data["articles"] == 2 and data["bad_lines"] == 4
