@@ -122,8 +122,9 @@ def test_bad_lines_are_counted_and_named_by_file_and_line_without_stopping_the_r
                                                                                     tmp_path: Path) -> None:
     good = ARCHIVE.read_text(encoding="utf-8").splitlines()[0]
     broken = tmp_path / "broken.jsonl"
-    broken.write_bytes("\n".join([good, '{"title": "نص مقطوع', "", '{"docno": "x", "title": "بلا نص", "text": " ", "abstract": null}', "[1, 2]",
-                                  good]).encode() + b"\n\xff\xfe{}\n")
+    no_text = '{"docno": "x", "title": "بلا نص", "text": " ", "abstract": null}'
+    broken.write_bytes("\n".join([good, '{"title": "نص مقطوع', "", no_text, "[1, 2]", good]).encode()
+                       + b"\n\xff\xfe{}\n")
     data = as_json(config, broken)
     assert data["articles"] == 2 and data["bad_lines"] == 4
     where = {(b["line"], b["reason"].split(":")[0].split(" (")[0]) for b in data["bad"]}
