@@ -151,5 +151,9 @@ from workers import cli_feeds  # noqa: E402  (registers feeds import/export/add)
 
 cli_feeds.register(main)
 
+from workers import cli_backfill  # noqa: E402  (registers backfill)
+
+cli_backfill.register(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
