@@ -23,6 +23,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feeds.dedup import BANDS, BINS, Sketch, canonical_url, sketch, text_fingerprint
+from feeds.dedup_lead import LEAD_BANDS, LEAD_BITS
 from workers.embedded import EmbeddedRedis
 from workers.story_store import RedisStoryStore
 
@@ -43,7 +44,9 @@ def corpus(limit: int) -> list[dict[str, str]]:
 
 
 def random_sketch(rng: random.Random) -> Sketch:
-    return Sketch(rng.randbytes(BINS), tuple(rng.randbytes(7) for _ in range(BANDS)))
+    """A full-size sketch: text signature and bands, lead bitmap and lead bands, as a real article has."""
+    return Sketch(rng.randbytes(BINS), tuple(rng.randbytes(7) for _ in range(BANDS)),
+                  rng.randbytes(LEAD_BITS // 8), tuple(rng.randbytes(7) for _ in range(LEAD_BANDS)))
 
 
 def used_memory(r: redis.Redis) -> int:
@@ -74,7 +77,8 @@ def main() -> None:
     short_ids = [f"{rng.getrandbits(64):016x}" for _ in range(args.n)]
     med = statistics.median(map(len, long_ids))
     print(f"articles stored: {args.n}; ids: corpus canonical URLs (median {med} chars)"
-          f" and 16-hex ids; sketch {BINS} signature bytes + {BANDS} bands × 7 bytes")
+          f" and 16-hex ids; sketch {BINS} signature bytes + {LEAD_BITS // 8} lead bytes + {BANDS} text and "
+          f"{LEAD_BANDS} lead bands × 7 bytes")
 
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp)).start()

@@ -372,6 +372,28 @@ def main() -> None:
     if args.quick:
         return
 
+    print("\nselection on the tune half only (grid of text gate × lead threshold × lead veto): the best tuning")
+    print("recall with tuning precision 1.0 and no more tuning hard negatives merged as if cross-outlet than")
+    print("the text rule alone; ties go to the stricter setting. Held-out figures are not looked at.")
+    tune = [i for i, q in enumerate(pairs) if q[5] == "tune"]
+    tune_hard = [i for i in hard if pairs[i][5] == "tune"]
+    current = dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD, dd.LEAD_VETO
+    dd.LEAD_THRESHOLD, dd.LEAD_VETO = 2.0, 0.0
+    base_guard = sum(detect(*sk[i], False) for i in tune_hard)
+    grid = []
+    for tt in (0.06, 0.1, 0.15, 0.2):
+        for lt in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+            for veto in (0.0, 0.08, 0.1, 0.12, 0.15, 0.2):
+                dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD, dd.LEAD_VETO = tt, lt, veto
+                p, r, _ = score([pairs[i] for i in tune], lambda k: store(tune[k]))
+                guard = sum(detect(*sk[i], False) for i in tune_hard)
+                if p >= 1.0 and guard <= base_guard:
+                    grid.append((r, tt, lt, veto))
+    best = max(grid)
+    print(f"  chosen: text ≥ {best[1]}, lead ≥ {best[2]}, veto {best[3]} (tuning recall {best[0]:.3f}); "
+          f"in code: text ≥ {current[0]}, lead ≥ {current[1]}, veto {current[2]}")
+    dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD, dd.LEAD_VETO = current
+
     print("\nlead veto sweep (text in [0.35, ceiling) needs lead ≥ veto):")
     ceiling = dd.LEAD_VETO_BELOW
     for veto, below in ((0.0, 0.5), (0.08, 0.5), (0.1, 0.5), (0.12, 0.5), (0.15, 0.5), (0.2, 0.5), (0.1, 0.6)):

@@ -49,7 +49,8 @@ _DATELINE = re.compile(
 
 def _stem(word: str) -> str:
     """Light stemming: the shortest proclitic-free form, then one common suffix (plural, nisba, feminine)."""
-    stem = min(stem_candidates(word), key=len)
+    # "س" alone (the future prefix of verbs) is not stripped: nouns of the news start with it (سوريا, سفير)
+    stem = min((c for c in stem_candidates(word) if c != word[1:] or word[0] != "س"), key=len)
     for suffix in ("يين", "يه", "ات", "ين", "ون", "ه", "ي"):
         # keep three letters: shorter roots stripped of a suffix collide too often
         if stem.endswith(suffix) and len(stem) - len(suffix) >= 3:

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
+from feeds import dedup
 from feeds.dedup import (
     BANDS,
     BINS,
+    LEAD_THRESHOLD,
+    LEAD_VETO,
+    LEAD_VETO_BELOW,
+    NEAR_DUP_THRESHOLD,
+    candidates,
     canonical_from_html,
     canonical_url,
     same_story,
@@ -19,6 +25,7 @@ from feeds.dedup import (
     sketch,
     text_fingerprint,
 )
+from feeds.dedup_lead import LEAD_BANDS, LEAD_BITS, lead_similarity, lead_words
 from tests.conftest import FIXTURES
 
 BASE = "https://www.example.com/ar/news/2018/02/18/story-1"
@@ -92,6 +99,8 @@ def test_sketch_is_compact_and_deterministic() -> None:
     s = sketch(STORY)
     assert len(s.signature) == BINS
     assert len(s.bands) == BANDS and all(len(b) == 7 for b in s.bands)
+    assert len(s.lead) == LEAD_BITS // 8
+    assert len(s.lead_bands) == LEAD_BANDS and all(len(b) == 7 for b in s.lead_bands)
     assert s == sketch(STORY)
     assert sketch("").empty and similarity(sketch(""), sketch("")) == 0.0
 
@@ -186,3 +195,95 @@ def test_real_cross_outlet_pairs_sharing_agency_text_are_mostly_found() -> None:
 def _jaccard(a: str, b: str) -> float:
     sa, sb = shingles(a), shingles(b)
     return len(sa & sb) / max(1, len(sa | sb))
+
+
+# --- the title/lead signal: rewrites of one report merge, a materially changed story does not --------
+
+_BG1 = ("وتشهد الغوطة الشرقية منذ أسابيع حملة عسكرية عنيفة لقوات النظام السوري أسفرت عن مقتل مئات المدنيين "
+        "وفق حصيلة المرصد السوري لحقوق الإنسان، وتحاصر القوات الحكومية المنطقة منذ عام 2013.")
+_BG2 = ("وكان مجلس الأمن الدولي قد تبنى بالإجماع قرارا يطالب بهدنة إنسانية لمدة ثلاثين يوما في كل أنحاء سوريا "
+        "للسماح بإيصال المساعدات وإجلاء الجرحى والمرضى، لكن القرار لم يطبق على الأرض.")
+_BG3 = ("ويعيش نحو أربعمئة ألف شخص في الغوطة في ظروف إنسانية صعبة مع نقص حاد في الغذاء والدواء، "
+        "بحسب منظمات الإغاثة التابعة للأمم المتحدة.")
+AGREED = ("اتفاق على وقف إطلاق النار في الغوطة الشرقية برعاية روسية\n\n"
+          "توصلت فصائل المعارضة المسلحة في الغوطة الشرقية والجيش الروسي إلى اتفاق لوقف إطلاق النار يبدأ "
+          "منتصف الليلة، يتضمن فتح ممرات آمنة لخروج المدنيين وإدخال قوافل المساعدات الإنسانية إلى دوما وحرستا.\n"
+          "وقال متحدث باسم فيلق الرحمن إن الاتفاق جاء بعد مفاوضات استمرت ثلاثة أيام بوساطة أممية، "
+          "وإن الفصائل ستلتزم به ما دامت القوات الحكومية تلتزم بدورها.\n" + "\n".join([_BG1, _BG2, _BG3]))
+# Another outlet's own report of the same agreement: the facts of title and lead in its own words, one
+# background paragraph in common.
+REWRITE = ("وقف لإطلاق النار في الغوطة الشرقية باتفاق بين المعارضة وروسيا\n\n"
+           "أعلنت فصائل المعارضة في الغوطة الشرقية التوصل مع الجيش الروسي إلى اتفاق لوقف إطلاق النار يسري "
+           "اعتبارا من منتصف الليلة، ويشمل فتح ممرات آمنة للمدنيين وإدخال المساعدات الإنسانية إلى دوما وحرستا.\n"
+           "وأوضح متحدث باسم فيلق الرحمن أن الاتفاق تم بعد ثلاثة أيام من المفاوضات بوساطة الأمم المتحدة، "
+           "مؤكدا التزام الفصائل به طالما التزمت قوات النظام.\n"
+           "وتتعرض المنطقة المحاصرة منذ خمس سنوات لقصف جوي ومدفعي مكثف خلف مئات القتلى في صفوف المدنيين.\n"
+           + _BG2)
+# The next day's story: the truce collapsed. New title and lead; the earlier background paragraphs reused.
+COLLAPSED = ("انهيار الهدنة في الغوطة الشرقية وتجدد القصف على دوما\n\n"
+             "انهار اتفاق وقف إطلاق النار في الغوطة الشرقية بعد ساعات من بدء سريانه، إذ استأنفت الطائرات الحربية "
+             "قصف دوما وحرستا فجر اليوم، وتبادل الطرفان الاتهامات بخرق الهدنة، وقتل اثنا عشر مدنيا على الأقل.\n"
+             "وقال الدفاع المدني إن فرق الإنقاذ تبحث عن ناجين تحت أنقاض مبان مدمرة في حي الشيفونية، "
+             "فيما أغلقت الممرات التي كان يفترض أن يخرج منها المدنيون.\n" + "\n".join([_BG1, _BG2]))
+
+
+def test_lead_words_drop_dateline_stopwords_and_clitics() -> None:
+    words = lead_words("عنوان: روسيا تعلن الهدنة\n\nدبي، الإمارات العربية المتحدة (CNN)-- قال الجيش الروسي إن "
+                       "الهدنة في سوريا بدأت اليوم.")
+    assert "cnn" not in words and "دبي" not in words  # the dateline is the desk's, not the event's
+    assert "قال" not in words and "في" not in words and "اليوم" not in words
+    assert {"روسيا", "هدن", "جيش", "سوريا"} <= words  # الهدنة/والهدنة → هدن; الروسي → روس
+
+
+def test_lead_bitmap_similarity_tracks_the_word_jaccard() -> None:
+    a, b = lead_words(AGREED), lead_words(REWRITE)
+    exact = len(a & b) / len(a | b)
+    est = lead_similarity(sketch(AGREED).lead, sketch(REWRITE).lead)
+    assert abs(est - exact) < 0.1, (est, exact)
+    assert lead_similarity(sketch(STORY).lead, sketch(OTHER).lead) < 0.1
+    assert lead_similarity(sketch(STORY).lead, sketch(STORY).lead) == 1.0
+
+
+def test_independent_rewrite_with_the_same_title_and_lead_facts_is_the_same_story() -> None:
+    a, b = sketch(AGREED), sketch(REWRITE)
+    assert similarity(a, b) < NEAR_DUP_THRESHOLD  # the text rule alone would miss it
+    assert lead_similarity(a.lead, b.lead) >= LEAD_THRESHOLD
+    assert candidates(a, b) and same_story(a, b)
+    assert not same_story(a, b, same_outlet=True)  # the lead rule is for two outlets only
+
+
+def test_follow_up_that_rewrites_the_lead_is_not_merged() -> None:
+    """Ceasefire "agreed" then "collapsed": shared background paragraphs, a new title and lead."""
+    a, b = sketch(AGREED), sketch(COLLAPSED)
+    assert similarity(a, b) >= 0.15  # they do share text (the background)
+    assert lead_similarity(a.lead, b.lead) < LEAD_VETO
+    assert not same_story(a, b)
+
+
+def test_follow_up_reusing_all_the_background_is_vetoed_by_its_lead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enough shared background to pass the text bar alone; the rewritten lead keeps it a new story."""
+    a, b = sketch(AGREED), sketch(COLLAPSED + "\n" + _BG3)
+    assert NEAR_DUP_THRESHOLD <= similarity(a, b) < LEAD_VETO_BELOW
+    assert not same_story(a, b)
+    monkeypatch.setattr(dedup, "LEAD_VETO", 0.0)  # the veto, not the text bar, is what keeps it apart
+    assert same_story(a, b)
+
+
+def test_real_follow_ups_reusing_background_are_kept_apart() -> None:
+    """Read pairs of the evaluation set: a follow-up under a new lead is a new story, even cross-outlet."""
+    docs = _eval_set()["docs"]
+    for a, b in (("SK-middleEast-2109-20180602", "CN-middleEast-1091-20180603"),  # confess → 8 released
+                 ("BB-middleEast-1004-20181001", "BB-middleEast-1052-20181002")):  # vote postponed → elected
+        assert not same_story(sketch(_doc(docs[a])), sketch(_doc(docs[b]))), (a, b)
+
+
+def test_real_independent_rewrites_are_merged_through_the_lead() -> None:
+    """Read pairs whose texts share few 3-shingles but whose titles and leads report the same facts."""
+    docs = _eval_set()["docs"]
+    merged_by_lead = 0
+    pairs = [("AL-internationalNews-926-20180416", "SK-middleEast-1047-20180416"),  # Turkey: Macron
+             ("AL-internationalNews-1742-20180623", "SK-internationalNews-2279-20180623")]  # drills suspended
+    for a, b in pairs:
+        sa, sb = sketch(_doc(docs[a])), sketch(_doc(docs[b]))
+        merged_by_lead += similarity(sa, sb) < NEAR_DUP_THRESHOLD and candidates(sa, sb) and same_story(sa, sb)
+    assert merged_by_lead == len(pairs)

@@ -8,7 +8,8 @@ from typing import Any
 
 import redis
 
-from feeds.dedup import StoryAssignment, sketch, text_fingerprint
+from feeds.dedup import Sketch, StoryAssignment, candidates, same_story, sketch, text_fingerprint
+from tests.feeds.test_dedup import _BG3, AGREED, COLLAPSED, REWRITE, _doc, _eval_set
 from workers.embedded import EmbeddedRedis
 from workers.story_store import RedisStoryStore
 
@@ -171,3 +172,59 @@ def test_racing_processes_file_two_copies_into_one_story(redis_server: EmbeddedR
     finally:
         client.flushdb()
         client.close()
+
+
+def test_independent_rewrite_from_another_outlet_joins_the_story(redis_client: redis.Redis) -> None:
+    """Same facts in title and lead, own wording: one story through the lead signature (one Lua call)."""
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/truce", "a", AGREED)
+    b = put(store, "https://b.example/truce", "b", REWRITE, NOW + 1800)
+    assert b.outcome == "near_duplicate" and b.story_id == a.story_id
+    assert b.outlets == ("a", "b") and b.articles == 2
+
+
+def test_follow_up_with_a_rewritten_lead_starts_a_new_story(redis_client: redis.Redis) -> None:
+    """Ceasefire agreed, then collapsed: a new story, so watches alert again."""
+    store = RedisStoryStore(redis_client)
+    a = put(store, "https://a.example/truce", "a", AGREED)
+    b = put(store, "https://b.example/collapse", "b", COLLAPSED, NOW + 86400)
+    assert b.outcome == "new" and b.story_id != a.story_id
+    # another outlet's report of the collapse reusing all the background passes the text bar against
+    # the agreement; the Lua lead veto keeps it out of that story, and it joins the collapse's story
+    c = put(store, "https://c.example/collapse", "c", COLLAPSED + "\n" + _BG3, NOW + 86400)
+    assert c.story_id == b.story_id != a.story_id and c.duplicate_of == "https://b.example/collapse"
+    # and with only the agreement stored, the veto alone decides
+    fresh = RedisStoryStore(redis_client, prefix="veto:")
+    put(fresh, "https://a.example/truce", "a", AGREED)
+    assert put(fresh, "https://c.example/collapse", "c", COLLAPSED + "\n" + _BG3, NOW + 86400).outcome == "new"
+    # the same outlet's own rewrite is a follow-up too: the lead rule is for other outlets only
+    d = put(store, "https://a.example/truce-2", "a", REWRITE, NOW + 1800)
+    assert d.outcome == "new"
+
+
+def test_entry_stored_without_a_lead_is_still_compared_on_its_text(redis_client: redis.Redis) -> None:
+    """Entries written before the lead signature existed (32-byte signatures) keep matching copies."""
+    store = RedisStoryStore(redis_client)
+    old = sketch(STORY)
+    a = store.assign("https://a.example/1", "a", "fp-a", Sketch(old.signature, old.bands), NOW)
+    b = put(store, "https://b.example/2", "b", COPY, NOW + 60)
+    assert b.outcome == "near_duplicate" and b.story_id == a.story_id
+
+
+def test_store_decides_like_same_story_on_the_real_evaluation_pairs(redis_client: redis.Redis) -> None:
+    """The Lua decision (text, lead, veto, outlets) matches feeds.dedup.same_story on every read pair."""
+    data = _eval_set()
+    docs = data["docs"]
+    disagree = []
+    for i, (a, b) in enumerate(data["same"] + data["different"] + data["republished"]):
+        ta, tb = _doc(docs[a]), _doc(docs[b])
+        sa, sb = sketch(ta), sketch(tb)
+        oa, ob = docs[a]["src"], docs[b]["src"]
+        expected = text_fingerprint(ta) == text_fingerprint(tb) or (
+            candidates(sa, sb) and same_story(sa, sb, same_outlet=oa == ob))
+        store = RedisStoryStore(redis_client, prefix=f"eval{i}:")
+        store.assign(a, oa, text_fingerprint(ta), sa, NOW)
+        got = store.assign(b, ob, text_fingerprint(tb), sb, NOW + 600).outcome != "new"
+        if got != expected:
+            disagree.append((a, b, got))
+    assert not disagree
