@@ -159,6 +159,55 @@ RANDOM_READ_SAME = {
     ("AL-culture-436-20180531", "BB-culture-183-20180531"),  # Weinstein indicted for rape in Manhattan
     ("FR-culture-33-20180324", "AL-culture-194-20180324"),  # singer Reem Banna dies
 }
+# Unseen corpus pairs where the lead rule and the text rule alone disagree, read and judged (True = same
+# story). Found by `--mine`: cross-outlet pairs ≤ 36 h apart meeting on an LSH band, the rule at
+# text ≥ 0.15 / lead ≥ 0.30 / veto 0.20; random samples (seed 7) of 30 of the 223 merged only through the
+# lead rule and 15 of the 23 vetoed; the 4 already in the fixture left out. Scored by `--mined`.
+MINED_LEAD = {  # merged only through the lead rule
+    ("AL-economy-455-20180415", "FR-economy-28-20180414"): True,  # Algeria: economy to improve
+    ("AL-economy-764-20180606", "CN-middleEast-1130-20180606"): True,  # Razzaz: fair tax system
+    ("AL-economy-804-20180611", "SK-internationalNews-2068-20180610"): True,  # summit costs Singapore $20M
+    ("AL-economy-945-20180707", "SK-economy-932-20180707"): True,  # IMF tranche for Tunisia
+    ("AL-economy-970-20180703", "SK-economy-898-20180703"): True,  # Turkish inflation above 15 %
+    ("AL-internationalNews-1077-20180509", "SK-internationalNews-1449-20180508"): True,  # Turkey warns
+    ("AL-internationalNews-1093-20180510", "SK-internationalNews-1491-20180509"): True,  # Somalia market blast
+    ("AL-internationalNews-1257-20180521", "SK-internationalNews-1686-20180521"): True,  # Maduro re-elected
+    ("AL-internationalNews-1496-20180606", "SK-internationalNews-1993-20180606"): True,  # Macron "sausages"
+    ("AL-internationalNews-1822-20180709", "FR-internationalNews-2202-20180709"): True,  # Davis resigns
+    ("AL-internationalNews-1888-20180711", "SK-economy-948-20180711"): False,  # US list; China's reply
+    ("AL-internationalNews-255-20180227", "SK-middleEast-115-20180227"): True,  # church taxes frozen
+    ("AL-internationalNews-814-20180405", "FR-internationalNews-556-20180405"): True,  # Puigdemont freed
+    ("AL-internationalNews-905-20180413", "SK-middleEast-1010-20180413"): True,  # drone carried explosives
+    ("AL-sport-1511-20180511", "SK-sport-1123-20180511"): True,  # Alves out of the World Cup
+    ("AL-sport-2034-20180618", "SK-sport-1735-20180618"): True,  # Saudi complaint about beIN
+    ("AL-sport-2133-20180625", "SK-sport-1864-20180625"): True,  # El Hadary oldest player
+    ("AL-sport-248-20180225", "SK-sport-98-20180225"): True,  # Semedo out five weeks
+    ("BB-middleEast-484-20180510", "FR-middleEast-437-20180510"): True,  # Iraqi forces vote early
+    ("CN-middleEast-1130-20180606", "SK-middleEast-2191-20180606"): True,  # Razzaz: fair tax system
+    ("CN-middleEast-255-20180313", "SK-middleEast-253-20180312"): True,  # crown prince to meet Trump
+    ("CN-middleEast-421-20180330", "SK-middleEast-686-20180331"): False,  # two different interceptions
+    ("CN-middleEast-864-20180510", "SK-middleEast-1570-20180510"): True,  # bin Suhaim on Qatar
+    ("FR-internationalNews-1247-20180515", "SK-internationalNews-1581-20180515"): True,  # test site images
+    ("FR-internationalNews-1312-20180518", "SK-middleEast-1797-20180518"): True,  # Hama airport blasts
+    ("FR-internationalNews-1478-20180527", "SK-middleEast-1982-20180527"): True,  # Deir ez-Zor attack
+    ("FR-middleEast-538-20180527", "SK-middleEast-1982-20180527"): True,  # Deir ez-Zor attack
+    ("FR-middleEast-616-20180611", "SK-middleEast-2300-20180610"): True,  # 28 referred to trial
+}
+MINED_VETO = {  # text ≥ 0.35 but kept apart by the lead veto
+    ("AL-internationalNews-1365-20180528", "FR-internationalNews-1506-20180529"): False,  # killed; mortars
+    ("AL-internationalNews-1668-20180618", "SK-technology-926-20180618"): True,  # Osaka earthquake
+    ("AL-internationalNews-424-20180311", "SK-internationalNews-258-20180310"): False,  # Hammond; Rudd
+    ("AL-internationalNews-439-20180312", "SK-internationalNews-269-20180312"): False,  # MP; May's meeting
+    ("AL-internationalNews-652-20180327", "SK-internationalNews-614-20180327"): True,  # Kemerovo fire
+    ("AL-internationalNews-823-20180406", "SK-internationalNews-833-20180406"): True,  # Moscow to respond
+    ("AL-sport-607-20180314", "SK-sport-248-20180313"): True,  # Sevilla knock out United
+    ("CN-middleEast-1126-20180606", "SK-middleEast-2153-20180605"): False,  # Saudi statement; Qatar's reply
+    ("CN-middleEast-701-20180423", "SK-middleEast-1183-20180422"): False,  # Egypt regrets; UNESCO awards
+    ("CN-middleEast-815-20180506", "SK-middleEast-1449-20180506"): True,  # Beirut clashes
+    ("FR-internationalNews-350-20180310", "SK-internationalNews-246-20180309"): True,  # embassy storming
+    ("FR-internationalNews-650-20180410", "SK-internationalNews-877-20180410"): False,  # raid; Trump's reaction
+    ("FR-middleEast-906-20180810", "SK-middleEast-3331-20180811"): False,  # recount; constitutional deadlines
+}
 N_SYNTHETIC = 25  # base articles for the syndication variants
 N_RANDOM = 60  # unread same-day, same-section pairs from different outlets (volume negatives)
 
@@ -299,13 +348,88 @@ def simhash(text: str) -> int:
     return sum(1 << k for k in range(64) if acc[k] > 0)
 
 
+def corpus_docs() -> dict[str, dict[str, str]]:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        return {d["docno"]: d for d in map(json.loads, f)}
+
+
+def mine(rows: dict[str, dict[str, str]]) -> None:
+    """Print samples of corpus pairs where the lead rule and the text rule alone disagree, for reading."""
+    from collections import defaultdict
+    from email.utils import parsedate_to_datetime
+
+    def when(t: str) -> float | None:
+        try:
+            return parsedate_to_datetime(t).timestamp()
+        except (TypeError, ValueError):
+            return None
+
+    sks = {k: dd.sketch(document(r)) for k, r in rows.items()}
+    at = {k: when(r["time"]) for k, r in rows.items()}
+    buckets: dict[bytes, list[str]] = defaultdict(list)
+    for k, s in sks.items():
+        for band in s.bands + s.lead_bands:
+            buckets[band].append(k)
+    pairs: set[tuple[str, str]] = set()
+    for ks in buckets.values():
+        if len(ks) > 50:  # a band key shared by 50+ articles is boilerplate, not a story
+            continue
+        for i, x in enumerate(ks):
+            for y in ks[i + 1:]:
+                a, b = sorted((x, y))
+                ta, tb = at[a], at[b]
+                if rows[a]["src"] != rows[b]["src"] and ta and tb and abs(ta - tb) <= 36 * 3600:
+                    pairs.add((a, b))
+    lead_only, vetoed = [], []
+    for a, b in sorted(pairs):
+        text, lead = dd.similarity(sks[a], sks[b]), dl.lead_similarity(sks[a].lead, sks[b].lead)
+        if text < dd.NEAR_DUP_THRESHOLD and dd.same_story(sks[a], sks[b]):
+            lead_only.append((a, b, text, lead))
+        elif text >= dd.NEAR_DUP_THRESHOLD and not dd.same_story(sks[a], sks[b]):
+            vetoed.append((a, b, text, lead))
+    print(f"{len(pairs)} candidate pairs; merged only through the lead rule {len(lead_only)}; vetoed {len(vetoed)}")
+    rng = random.Random(7)
+    for name, found, n in (("LEAD", lead_only, 30), ("VETO", vetoed, 15)):
+        for a, b, text, lead in sorted(rng.sample(found, min(n, len(found)))):
+            print(f"### {name} {a} {b} text {text:.2f} lead {lead:.2f}")
+            for k in (a, b):
+                print(f"  T: {rows[k]['title']}\n  L: {rows[k]['text'][:260]}")
+
+
+def mined(rows: dict[str, dict[str, str]]) -> None:
+    """Score the rule and the text rule alone on the judged unseen pairs (where they disagree)."""
+    judged = {**MINED_LEAD, **MINED_VETO}
+    saved = dd.LEAD_THRESHOLD, dd.LEAD_VETO
+    for name in ("this rule", "text rule alone"):
+        right = {True: 0, False: 0}
+        for (a, b), same in judged.items():
+            sa, sb = dd.sketch(document(rows[a])), dd.sketch(document(rows[b]))
+            says = dd.candidates(sa, sb) and dd.same_story(sa, sb, rows[a]["src"] == rows[b]["src"])
+            right[same] += says == same
+        total = {v: sum(x == v for x in judged.values()) for v in (True, False)}
+        print(f"  {name:16s} right on {right[True] + right[False]}/{len(judged)}: same story merged "
+              f"{right[True]}/{total[True]}, different stories kept apart {right[False]}/{total[False]}")
+        dd.LEAD_THRESHOLD, dd.LEAD_VETO = 2.0, 0.0
+    dd.LEAD_THRESHOLD, dd.LEAD_VETO = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", action="store_true")
     ap.add_argument("--quick", action="store_true", help="main figures only (no sweeps)")
+    ap.add_argument("--mine", action="store_true", help="list corpus pairs where the rules disagree (~1 min)")
+    ap.add_argument("--mined", action="store_true", help="score the judged unseen pairs (needs the corpus)")
     args = ap.parse_args()
     if args.build:
         build()
+    if args.mine or args.mined:
+        rows = corpus_docs()
+        if args.mine:
+            mine(rows)
+        else:
+            print("judged unseen corpus pairs where the lead rule and the text rule alone disagree:")
+            mined(rows)
+        return
     pairs, jac = load_pairs()
     js = [jac[a + "\0" + b] for a, b, *_ in pairs]
     sk = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
@@ -374,7 +498,8 @@ def main() -> None:
 
     print("\nselection on the tune half only (grid of text gate × lead threshold × lead veto): the best tuning")
     print("recall with tuning precision 1.0 and no more tuning hard negatives merged as if cross-outlet than")
-    print("the text rule alone; ties go to the stricter setting. Held-out figures are not looked at.")
+    print("the text rule alone; ties go to the stricter setting (higher text gate, lead threshold and veto).")
+    print("Held-out figures are not looked at.")
     tune = [i for i, q in enumerate(pairs) if q[5] == "tune"]
     tune_hard = [i for i in hard if pairs[i][5] == "tune"]
     current = dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD, dd.LEAD_VETO
@@ -383,7 +508,7 @@ def main() -> None:
     grid = []
     for tt in (0.06, 0.1, 0.15, 0.2):
         for lt in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
-            for veto in (0.0, 0.08, 0.1, 0.12, 0.15, 0.2):
+            for veto in (0.0, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2):
                 dd.LEAD_TEXT_THRESHOLD, dd.LEAD_THRESHOLD, dd.LEAD_VETO = tt, lt, veto
                 p, r, _ = score([pairs[i] for i in tune], lambda k: store(tune[k]))
                 guard = sum(detect(*sk[i], False) for i in tune_hard)
