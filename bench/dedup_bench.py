@@ -50,6 +50,14 @@ def random_sketch(rng: random.Random) -> Sketch:
 
 
 def used_memory(r: redis.Redis) -> int:
+    """Redis' used_memory once no AOF rewrite / background save is running (their buffers are transient:
+    an AOF rewrite started by the fill itself holds megabytes of rewrite buffer until it finishes)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        p = r.info("persistence")
+        if not (int(p.get("aof_rewrite_in_progress", 0)) or int(p.get("rdb_bgsave_in_progress", 0))):
+            break
+        time.sleep(0.2)
     return int(r.info("memory")["used_memory"])
 
 
