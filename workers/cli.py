@@ -5,26 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from feeds.errors import InvalidInput
-
-CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
-
-
-def _settings(config: str | None) -> Any:
-    from workers.settings import load_settings
-
-    if config:
-        os.environ["MARSAD_CONFIG"] = str(Path(config).resolve())
-    try:
-        return load_settings(config)
-    except InvalidInput as exc:
-        for line in exc.reason.splitlines():
-            click.echo(line, err=True)
-        sys.exit(1)
+from workers.cli_common import config_option, load
 
 
 def _worker_argv(queues: str, concurrency: int, beat: bool, data_dir: Path, loglevel: str) -> list[str]:
@@ -45,7 +29,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--workers", "concurrency", default=2, show_default=True, help="Worker processes.")
 @click.option("--loglevel", default="INFO", show_default=True)
 def up(config: str | None, concurrency: int, loglevel: str) -> None:
@@ -58,7 +42,7 @@ def up(config: str | None, concurrency: int, loglevel: str) -> None:
     from workers.embedded import EmbeddedRedis
     from workers.supervisor import Supervisor
 
-    settings = _settings(config)
+    settings = load(config)
     server = None
     url = settings.redis_url or os.environ.get("MARSAD_REDIS_URL")
     if not url:
@@ -76,7 +60,7 @@ def up(config: str | None, concurrency: int, loglevel: str) -> None:
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("-Q", "--queues", default="poll,article,alert", show_default=True, help="Queues to consume.")
 @click.option("-c", "--concurrency", default=2, show_default=True, help="Worker processes.")
 @click.option("--beat", is_flag=True, help="Also run beat inside this worker (one per cluster).")
@@ -90,7 +74,7 @@ def worker(config: str | None, queues: str, concurrency: int, beat: bool, loglev
     from workers import watchdog
     from workers.app import app, broker_url
 
-    settings = _settings(config)
+    settings = load(config)
     app.conf.broker_url = settings.redis_url or broker_url(settings.path)
     app.worker_main(_worker_argv(queues, concurrency, beat, settings.data_dir, loglevel))
     # worker_main drops the worker's exit status; the supervisor needs it (75 after a stall).
@@ -98,30 +82,30 @@ def worker(config: str | None, queues: str, concurrency: int, beat: bool, loglev
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(config: str | None, loglevel: str) -> None:
     """Run the scheduler. A second beat never double-polls: each feed's poll is claimed in Redis."""
     from workers.app import app, broker_url
 
-    settings = _settings(config)
+    settings = load(config)
     app.conf.broker_url = settings.redis_url or broker_url(settings.path)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.start(["beat", "-l", loglevel, "--schedule", str(settings.data_dir / "celerybeat-schedule")])
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def check(config: str | None) -> None:
     """Validate config, feeds, watchlists and gazetteer; print `file: field: message` per problem (exit 1)."""
-    s = _settings(config)
+    s = load(config)
     extra = "".join(f"; sink {k} not configured: {v}" for k, v in sorted(s.unconfigured_sinks.items()))
     click.echo(f"config OK: {s.path}: {len(s.feeds)} feeds, {len(s.watches)} watches, "
                f"{len(s.sinks)} sinks{extra}")
 
 
 @main.command()
-@click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--port", default=9108, show_default=True, help="Port of the /metrics endpoint.")
 @click.option("--host", default="0.0.0.0", show_default=True)
 def metrics(config: str | None, port: int, host: str) -> None:
@@ -134,7 +118,7 @@ def metrics(config: str | None, port: int, host: str) -> None:
     from workers.metrics import RedisCollector
     from workers.runtime import redis_client
 
-    settings = _settings(config)
+    settings = load(config)
     registry = CollectorRegistry()
     registry.register(RedisCollector(redis_client(settings.redis_url or broker_url(settings.path))))
     start_http_server(port, addr=host, registry=registry)

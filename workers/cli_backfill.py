@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from workers import cli_common
 from workers.backfill import Hit, Report, Tally, run
+from workers.cli_common import config_option
 
-CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
 # Bad lines listed in the table output; the rest are counted (all of them are in --json).
 MAX_BAD_SHOWN = 20
 # C0/C1 control characters: an escape sequence in an archived title must not drive the terminal.
@@ -103,7 +104,7 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--since", callback=_when(False), metavar="DATE",
                   help="Only articles dated on/after this ISO date or time.")
     @click.option("--until", callback=_when(True), metavar="DATE",
@@ -133,9 +134,8 @@ def register(main: click.Group) -> None:
         from feeds.classify import Classifier
         from feeds.query import WatchSet
         from workers import progress
-        from workers.cli import _settings
 
-        s = _settings(config)
+        s = cli_common.load(config)
         known = {w.id for w in s.watches}
         unknown = [w for w in watch_ids if w not in known]
         if unknown:

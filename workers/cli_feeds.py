@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from feeds.errors import InvalidInput, MarsadError
 from feeds.models import FeedSource
+from workers.cli_common import config_option
 
-CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
 INTO_HELP = "feeds YAML file to add to (default: the first feeds file marsad.yaml names)."
 
 
@@ -175,7 +175,7 @@ def register(main: click.Group) -> None:
     @feeds.command("import")
     @click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
     @click.option("--into", type=click.Path(dir_okay=False), help=INTO_HELP)
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--skip-existing", is_flag=True, help="Skip feeds already configured instead of refusing.")
     def import_(opml_file: str, into: str | None, config: str | None, skip_existing: bool) -> None:
         """Add every feed of an OPML file (nested folders flattened) to the feeds YAML."""
@@ -206,7 +206,7 @@ def register(main: click.Group) -> None:
         click.echo(f"imported {len(new)} feeds into {target}" + (f" ({len(skipped)} skipped)" if skipped else ""))
 
     @feeds.command("export")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
     def export(config: str | None, output: str | None) -> None:
         """Print the configured feeds as OPML 2.0 (ids kept, so an import of it round-trips)."""
@@ -229,7 +229,7 @@ def register(main: click.Group) -> None:
     @click.option("--id", "feed_id", help="Feed id (default: made from the feed's host and path).")
     @click.option("--name", help="Display name (default: the feed's title).")
     @click.option("--into", type=click.Path(dir_okay=False), help=INTO_HELP)
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     def add(url: str, feed_id: str | None, name: str | None, into: str | None, config: str | None) -> None:
         """Add the feed at URL, or the feed a site's home page advertises (<link rel=alternate>)."""
         from feeds.http import FetchPolicy, fetch

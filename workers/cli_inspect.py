@@ -13,8 +13,8 @@ import click
 
 from feeds.errors import MarsadError
 from feeds.models import Article, Classification, EntityHit, WatchMatch
-
-CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
+from workers import cli_common
+from workers.cli_common import config_option
 
 
 def load_source(source: str, settings: Any, published: datetime | None = None) -> Article:
@@ -71,11 +71,9 @@ def _print_human(res: dict[str, Any]) -> None:
 
 
 def register(main: click.Group) -> None:
-    from workers.cli import _settings
-
     @main.command()
     @click.argument("source", required=False)
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     @click.option("--jsonl", is_flag=True,
                   help='Read {"id","title","text","url"?} lines on stdin, write one result a line.')
@@ -87,7 +85,7 @@ def register(main: click.Group) -> None:
         """Classify SOURCE (URL, .html, .txt with the title on line 1, or -) by region, place, actor and watch."""
         from feeds.classify import Classifier
 
-        s = _settings(config)
+        s = cli_common.load(config)
         clf = Classifier(s.gazetteer)
         published = datetime.fromisoformat(date) if date else None
         if jsonl:
@@ -126,7 +124,7 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("source")
     @click.option("--watch", "watch_id", required=True, help="The watch to explain.")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--json", "as_json", is_flag=True, help="The explanation as data.")
     @click.option("--no-color", is_flag=True, help="Mark matches with [[ ]] instead of colours.")
     @click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
@@ -134,7 +132,7 @@ def register(main: click.Group) -> None:
         """Show why a watch matches SOURCE or not: the query tree with each node true/false, matches highlighted."""
         from feeds.classify import Classifier
 
-        s = _settings(config)
+        s = cli_common.load(config)
         if watch_id not in {w.id for w in s.watches}:
             known = ", ".join(sorted(w.id for w in s.watches))
             raise click.ClickException(f"unknown watch {watch_id!r}; known: {known}")
@@ -147,13 +145,13 @@ def register(main: click.Group) -> None:
             click.echo(exp.render(color=not no_color and sys.stdout.isatty()))
 
     @main.command()
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--json", "as_json", is_flag=True)
     def status(config: str | None, as_json: bool) -> None:
         """Feeds (last poll, last success, new items, last error, next poll), queue depths, recent alerts."""
         from workers.status import collect, render
 
-        s = _settings(config)
+        s = cli_common.load(config)
         data = collect(s)
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -161,7 +159,7 @@ def register(main: click.Group) -> None:
             render(data)
 
     @main.command(name="eval")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default="../shared/corpus/labels-dev.jsonl",
                   show_default=True)
     @click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
@@ -173,7 +171,7 @@ def register(main: click.Group) -> None:
         from feeds.evaluate import run_eval
         from workers import progress
 
-        s = _settings(config)
+        s = cli_common.load(config)
         # The bar's total is the corpus's line count, counted only when a bar is drawn.
         total = progress.count_lines([Path(corpus)]) if progress.enabled(no_progress) else None
         with progress.progress("eval: corpus read", total, disabled=no_progress) as advance:
@@ -185,12 +183,12 @@ def register(main: click.Group) -> None:
         """Inspect and re-send alerts that failed after all retries; send a test alert."""
 
     @alerts.command(name="failed")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     def alerts_failed(config: str | None) -> None:
         """List the dead-letter list: alerts that could not be delivered, with the reason."""
         from workers.runtime import Runtime
 
-        rt = Runtime(_settings(config))
+        rt = Runtime(cli_common.load(config))
         rows = rt.dead.all()
         for r in rows:
             p = r["payload"]
@@ -199,10 +197,10 @@ def register(main: click.Group) -> None:
         click.echo(f"{len(rows)} failed", err=True)
 
     @alerts.command(name="retry")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     def alerts_retry(config: str | None) -> None:
         """Re-enqueue every failed alert (and quarantined article) for another try."""
-        s = _settings(config)  # first: importing the tasks builds the Celery app from MARSAD_CONFIG
+        s = cli_common.load(config)  # first: importing the tasks builds the Celery app from MARSAD_CONFIG
         from workers.app import app, broker_url
         from workers.runtime import Runtime
         from workers.tasks.alert import send_alert
@@ -220,13 +218,13 @@ def register(main: click.Group) -> None:
 
     @alerts.command(name="test")
     @click.argument("sink_id")
-    @click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+    @config_option
     def alerts_test(sink_id: str, config: str | None) -> None:
         """Send a sample alert, built from a real article, to SINK_ID now (no ledger, no queue)."""
         from workers.sample import sample_alert
         from workers.sinks import build_sink
 
-        s = _settings(config)
+        s = cli_common.load(config)
         if sink_id not in s.sinks:
             why = s.unconfigured_sinks.get(sink_id, "unknown sink")
             raise click.ClickException(f"sink {sink_id!r} cannot be used: {why}")

@@ -46,11 +46,11 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
 @pytest.fixture
 def config(loaded: tuple[Path, Settings], monkeypatch: pytest.MonkeyPatch) -> Path:
     """The config's path; the command gets the already loaded settings for it (one test loads it for real)."""
-    import workers.cli
+    import workers.cli_common
 
     cfg, settings = loaded
-    real = workers.cli._settings
-    monkeypatch.setattr(workers.cli, "_settings", lambda path: settings if path == str(cfg) else real(path))
+    real = workers.cli_common.load
+    monkeypatch.setattr(workers.cli_common, "load", lambda path: settings if path == str(cfg) else real(path))
     return cfg
 
 
