@@ -12,7 +12,7 @@ from feeds.models import FeedSource
 from workers.app import QUEUES, broker_url
 from workers.runtime import redis_client
 from workers.stores import AlertLedger, DeadLetters, FeedStateStore
-from workers.watchdog import GONE_AFTER_CHECKS, check_every_s, stall_after_s
+from workers.watchdog import stall_after_s, state
 from workers.watchdog import workers as known_workers
 
 
@@ -44,22 +44,11 @@ def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> d
             "rhythm_s": round(gap) if gap else None, "next_poll": st.get("next_poll"), "polls": polls}
 
 
-def worker_row(name: str, info: dict[str, Any], queues: dict[str, int], now: float,
-               stall_after: float) -> dict[str, Any]:
-    """One worker: ok, idle (nothing waiting for it), stale (work waits, nothing finished for stall_after;
-    its watchdog restarts it), or gone (its record stopped being refreshed: died without shutting down)."""
-    last = info.get("last_finished")
-    alive = info.get("alive")
-    waiting = sum(queues.get(q, 0) for q in info.get("queues") or queues)
-    since = now - float(last or info.get("started") or now)
-    if alive is None or now - float(alive) > GONE_AFTER_CHECKS * check_every_s(stall_after):
-        state = "gone"
-    elif waiting and since > stall_after:
-        state = "stale"
-    else:
-        state = "ok" if waiting or last else "idle"
-    return {"worker": name, "state": state, "queues": info.get("queues") or [], "pid": info.get("pid"),
-            "started": info.get("started"), "last_task_finished_s_ago": round(now - last, 1) if last else None,
+def worker_row(name: str, info: dict[str, Any], now: float, stall_after: float) -> dict[str, Any]:
+    """One worker: its queues, start, last finished task and state (ok / idle / stale / gone, see
+    workers.watchdog.state)."""
+    return {"worker": name, "state": state(info, now, stall_after), "queues": info.get("queues") or [],
+            "pid": info.get("pid"), "started": info.get("started"), "last_finished": info.get("last_finished"),
             "last_task": info.get("last_task") or None}
 
 
@@ -75,7 +64,7 @@ def collect(settings: Any) -> dict[str, Any]:
     feeds = [feed_health(fid, feed, store.get(fid), now) for fid, feed in settings.feeds.items()]
     queues = {q: int(client.llen(q)) for q in QUEUES}
     stall_after = stall_after_s(settings.schedule.tick_s, settings.schedule.stall_after_s)
-    workers = [worker_row(name, info, queues, now, stall_after)
+    workers = [worker_row(name, info, now, stall_after)
                for name, info in sorted(known_workers(client).items())]
     return {"redis": "ok", "feeds": feeds, "queues": queues, "workers": workers,
             "recent_alerts": AlertLedger(client).recent(10),
@@ -108,10 +97,10 @@ def render(data: dict[str, Any], console: Any = None) -> None:
         for col in ("worker", "state", "queues", "up since", "last task finished", "last task"):
             wt.add_column(col)
         for w in data["workers"]:
-            last = w["last_task_finished_s_ago"]
             wt.add_row(escape(w["worker"]), w["state"], ",".join(w["queues"]),
                        _ago(str(w["started"]) if w["started"] else None, now),
-                       "never" if last is None else _ago(str(now - last), now), escape(w["last_task"] or ""))
+                       _ago(str(w["last_finished"]) if w["last_finished"] else None, now),
+                       escape(w["last_task"] or ""))
         console.print(wt)
     else:
         console.print("workers: none running")

@@ -46,6 +46,10 @@ def check_every_s(stall_after: float) -> float:
     return min(30.0, stall_after / 5)
 
 
+def gone_after_s(stall_after: float) -> float:
+    return GONE_AFTER_CHECKS * check_every_s(stall_after)
+
+
 @dataclass
 class Progress:
     """What the watchdog knows at one look; `stalled` is the whole rule, kept pure for unit tests."""
@@ -66,6 +70,21 @@ class Progress:
 
 def record(r: redis.Redis, name: str, info: dict[str, Any]) -> None:
     r.hset(WORKERS, name, json.dumps(info, separators=(",", ":")))
+
+
+def state(info: dict[str, Any], now: float, stall_after: float) -> str:
+    """A worker's state from its record (see `workers()`), by the watchdog's own rule: `gone` (the record is
+    no longer refreshed), `stale` (its last look found it stalled), `ok` (work waits for it), `idle`."""
+    stall_after = float(info.get("stall_after_s") or stall_after)  # the worker's own setting wins
+    alive = info.get("alive")
+    if alive is None or now - float(alive) > gone_after_s(stall_after):
+        return "gone"
+    started = float(info.get("started") or alive)
+    progress = Progress(now, float(info.get("received") or started), float(info.get("last_finished") or started),
+                        info.get("waiting_since"), int(info.get("active") or 0), int(info.get("concurrency") or 1))
+    if progress.stalled(stall_after):
+        return "stale"
+    return "idle" if progress.waiting_since is None else "ok"
 
 
 def forget(r: redis.Redis, name: str) -> None:
@@ -129,18 +148,21 @@ class Watchdog(threading.Thread):
         return Progress(now, self.last_received, finished, self.waiting_since, len(worker_state.active_requests),
                         self.concurrency)
 
-    def beat(self, now: float) -> None:
+    def beat(self, now: float, p: Progress | None = None) -> None:
+        """Refresh this worker's record, with what the last look saw (`marsad status` judges it by `state`)."""
         record(self.r, self.worker, {"queues": self.queues, "pid": os.getpid(), "host": socket.gethostname(),
                                      "concurrency": self.concurrency, "started": round(self.started, 3),
-                                     "alive": round(now, 3), "stall_after_s": self.stall_after})
+                                     "alive": round(now, 3), "stall_after_s": self.stall_after,
+                                     "received": round(self.last_received, 3),
+                                     "waiting_since": p.waiting_since if p else None, "active": p.active if p else 0})
 
     def run(self) -> None:
         while not self.halt.wait(self.every):
             now = time.time()
             try:
-                self.beat(now)
-                prune(self.r, now, GONE_AFTER_CHECKS * self.every)
                 progress = self.look(now)
+                self.beat(now, progress)
+                prune(self.r, now, gone_after_s(self.stall_after))
             except redis.exceptions.RedisError:
                 self.waiting_since = None  # no verdict while Redis is away; the window restarts after it
                 continue

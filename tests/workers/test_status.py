@@ -23,13 +23,22 @@ def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_l
     cfg = write_config(tmp_path, url, {"f0": "http://127.0.0.1:9/feed.xml"}, [WatchSpec("w", "إدلب", ("console",))])
     settings = load_settings(cfg, env={})
     now = time.time()
-    rows = [("busy@h", ["poll"], now, now - 2), ("idle@h", ["alert"], now, None),
-            ("stuck@h", ["poll"], now, now - 900), ("dead@h", ["poll"], now - 9999, None)]
-    for name, queues, alive, finished in rows:
-        Watchdog(redis_client, name, queues, 1, stall_after=300).beat(alive)
+    redis_client.rpush("poll", b"waiting")
+
+    def worker(name: str, queues: list[str], started: float, looks: list[float], finished: float | None) -> None:
+        """A worker's watchdog record as its looks at these times left it (the last one refreshes it)."""
+        dog = Watchdog(redis_client, name, queues, 1, stall_after=300)
+        dog.started = dog.last_received = started
         if finished:
             redis_client.hset(metrics.HEARTBEATS, name, f"{finished:.3f} marsad.poll_feed")
-    redis_client.rpush("poll", b"waiting")
+        for t in looks:
+            p = dog.look(t)
+        dog.beat(looks[-1], p)
+
+    worker("busy@h", ["poll"], now - 60, [now], finished=now - 2)
+    worker("idle@h", ["alert"], now - 60, [now], finished=None)
+    worker("stuck@h", ["poll"], now - 1000, [now - 400, now], finished=now - 900)  # work waits since now-400
+    worker("dead@h", ["poll"], now - 9999, [now - 9000], finished=None)
     FeedStateStore(redis_client).update("f0", last_poll=now, last_error="[bold red]pwned[/bold red]", failures=1)
     data = collect(settings)
     states = {w["worker"]: w["state"] for w in data["workers"]}
