@@ -15,14 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from feeds import alerts
 from workers import cli_common
 from workers.backfill import Hit, Report, Tally, run
 from workers.cli_common import config_option
 
 # Bad lines listed in the table output; the rest are counted (all of them are in --json).
 MAX_BAD_SHOWN = 20
-# C0/C1 control characters: an escape sequence in an archived title must not drive the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -44,8 +43,9 @@ def _when(end: bool) -> Any:
 
 
 def clean(text: str) -> Text:
-    """Untrusted text as a rich Text: never read as markup, control characters and line breaks as spaces."""
-    return Text(" ".join(_CONTROL.sub(" ", text).split()))
+    """Untrusted text as a rich Text: never read as markup, one line without control or bidi characters
+    (the same cleaning as alert texts), so an escape sequence in an archived title cannot drive the terminal."""
+    return Text(alerts.clean(text))
 
 
 def _day(d: datetime | None, minutes: bool = False) -> str:

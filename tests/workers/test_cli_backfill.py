@@ -185,7 +185,7 @@ def test_user_exports_with_id_outlet_and_published_are_read(config: Path, tmp_pa
 
 def test_table_shows_counts_dates_and_titles_and_prints_hostile_titles_literally(config: Path,
                                                                                 tmp_path: Path) -> None:
-    hostile = "[red]x[/red] [link=https://evil.example]انقر[/link] :smile: \x1b[31mإدلب"
+    hostile = "[red]x[/red] [link=https://evil.example]انقر[/link] :smile: \x1b[31m\u202eإدلب"
     extra = tmp_path / "hostile.jsonl"
     shutil.copy(ARCHIVE, extra)
     with extra.open("a", encoding="utf-8") as fh:
@@ -197,7 +197,7 @@ def test_table_shows_counts_dates_and_titles_and_prints_hostile_titles_literally
     assert "Dry run: 7 articles" in out and "no alerts sent" in out
     assert "Libya [bold]truce[/bold]" in out  # the watch name is not markup either
     assert "[red]x[/red] [link=https://evil.example]انقر[/link] :smile:" in out
-    assert "\x1b" not in out and "😄" not in out
+    assert "\x1b" not in out and "😄" not in out and "\u202e" not in out  # no escapes, emoji codes, bidi overrides
     assert "idlib: 2 most recent of 3" in out
     # the two newest Idlib matches are shown, the oldest (14 Aug) is not
     assert "2018-09-08 10:00" in out and "تحذير من دي ميتسورا" in out and "لواء روسي" not in out
