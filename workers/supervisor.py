@@ -19,6 +19,7 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 600.0
 # A short pause before a restart, so a worker that dies at start does not spin the CPU.
 RESTART_PAUSE_S = 2.0
+CELERY_EXIT_AFTER_SIGINT = 1  # celery.apps.worker installs its SIGINT handler with exitcode=EX_FAILURE
 
 
 def should_restart(code: int) -> bool:
@@ -50,7 +51,11 @@ class Supervisor:
             while True:
                 self.child = self.spawn(self.argv, env=self.env)
                 code = self.child.wait()
-                if self.stopping or not should_restart(code):
+                if self.stopping:
+                    # Celery exits 1 after SIGINT (its convention for Ctrl-C) and 0 after SIGTERM; either way
+                    # the stop we were asked for went through. A death by signal is passed on.
+                    return 0 if code in (0, CELERY_EXIT_AFTER_SIGINT) else code
+                if not should_restart(code):
                     return code
                 now = time.monotonic()
                 self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]

@@ -122,3 +122,22 @@ def test_supervisor_passes_on_a_config_error_without_restarting() -> None:
 
     assert Supervisor(["w"], {}, pause_s=0, spawn=spawn).run() == 1  # type: ignore[arg-type]
     assert n == 1
+
+
+@pytest.mark.parametrize("code, expected", [(0, 0), (1, 0), (-signal.SIGKILL, -signal.SIGKILL)])
+def test_supervisor_stopped_by_ctrl_c_reports_a_clean_stop(code: int, expected: int) -> None:
+    sup: Supervisor
+
+    class Stopped(_Child):
+        def wait(self) -> int:
+            sup._stop(signal.SIGINT, None)  # Ctrl-C arrives while the worker runs; it then exits with `code`
+            return self.code
+
+        def poll(self) -> None:  # type: ignore[override]
+            return None
+
+        def send_signal(self, sig: int) -> None:
+            assert sig == signal.SIGTERM  # a warm shutdown however often it arrives, unlike a second SIGINT
+
+    sup = Supervisor(["w"], {}, pause_s=0, spawn=lambda argv, env: Stopped(code))  # type: ignore[arg-type]
+    assert sup.run() == expected
