@@ -24,7 +24,7 @@ test: $(STAMP)  ## install what the tests need and run them all
 	$(BIN)/pytest -q
 
 lint: $(STAMP)  ## ruff + mypy --strict
-	$(BIN)/ruff check feeds workers tests bench
+	$(BIN)/ruff check feeds workers tests bench eval scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)  ## run the benchmarks (reads ../shared when present)

@@ -35,7 +35,7 @@ import redis  # noqa: E402
 
 import tests.harness as harness  # noqa: E402
 from tests.harness import NewsSite, WatchSpec, Worker, make_items, wait_for, write_config  # noqa: E402
-from workers.embedded import EmbeddedRedis  # noqa: E402
+from workers.daemon.embedded import EmbeddedRedis  # noqa: E402
 
 MARKERS = ("زلزال", "فيضان")
 WATCHES = (WatchSpec("quake", "زلزال"), WatchSpec("flood", "فيضان"))
@@ -52,7 +52,7 @@ def process(entry, *a, **kw):
     _r.hset("bench:classified", entry.url, repr(time.time()))
     return res
 fp.process = process
-from workers.cli import main
+from workers.cli.main import main
 sys.argv[0] = "marsad"
 main()
 """

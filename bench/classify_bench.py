@@ -26,11 +26,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.arabic import tokenize  # noqa: E402
-from feeds.classify import Classifier  # noqa: E402
-from feeds.evaluate import corpus_article, read_jsonl  # noqa: E402
-from feeds.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer  # noqa: E402
+from feeds.evaluation.gold import corpus_article, read_jsonl  # noqa: E402
 from feeds.models import Article  # noqa: E402
+from feeds.nlp.arabic import tokenize  # noqa: E402
+from feeds.nlp.classify import Classifier  # noqa: E402
+from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer  # noqa: E402
 
 LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
 

@@ -22,10 +22,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.dedup import BANDS, BINS, Sketch, canonical_url, sketch, text_fingerprint
-from feeds.dedup_lead import LEAD_BANDS, LEAD_BITS
-from workers.embedded import EmbeddedRedis
-from workers.story_store import RedisStoryStore
+from feeds.dedup.fingerprint import BANDS, BINS, Sketch, sketch, text_fingerprint
+from feeds.dedup.lead import LEAD_BANDS, LEAD_BITS
+from feeds.dedup.urls import canonical_url
+from workers.daemon.embedded import EmbeddedRedis
+from workers.stores.stories import RedisStoryStore
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "ant-v2.1-dev.jsonl.gz"
 DAY = 86400

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import feeds.dedup as dd
-import feeds.dedup_lead as dl
+import feeds.dedup.fingerprint as dfp
+import feeds.dedup.lead as dl
+import feeds.dedup.story as dd
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "dedup" / "pairs.json.gz"
@@ -299,7 +300,7 @@ def load_pairs() -> tuple[list[Pair], dict[str, float]]:
 
     def add(ta: str, tb: str, label: bool, group: str, same_outlet: bool, half: str) -> None:
         pairs.append((ta, tb, label, group, same_outlet, half))
-        sa, sb = dd.shingles(ta), dd.shingles(tb)
+        sa, sb = dfp.shingles(ta), dfp.shingles(tb)
         jac[ta + "\0" + tb] = len(sa & sb) / max(1, len(sa | sb))
 
     for name, label, group in (("same", True, "real_same"), ("republished", True, "republished"),
@@ -318,9 +319,9 @@ def load_pairs() -> tuple[list[Pair], dict[str, float]]:
     return pairs, jac
 
 
-def detect(sa: dd.Sketch, sb: dd.Sketch, same_outlet: bool) -> bool:
+def detect(sa: dfp.Sketch, sb: dfp.Sketch, same_outlet: bool) -> bool:
     """What the store decides: a shared LSH band (text or lead) makes a candidate, the signatures decide."""
-    return dd.candidates(sa, sb) and dd.same_story(sa, sb, same_outlet)
+    return dfp.candidates(sa, sb) and dd.same_story(sa, sb, same_outlet)
 
 
 Score = tuple[float, float, dict[str, tuple[int, int]]]
@@ -341,7 +342,7 @@ def score(pairs: list[Pair], decide: Callable[[int], bool]) -> Score:
 
 def simhash(text: str) -> int:
     acc = [0] * 64
-    for g in dd.shingles(text):
+    for g in dfp.shingles(text):
         h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
         for k in range(64):
             acc[k] += 1 if h >> k & 1 else -1
@@ -364,7 +365,7 @@ def mine(rows: dict[str, dict[str, str]]) -> None:
         except (TypeError, ValueError):
             return None
 
-    sks = {k: dd.sketch(document(r)) for k, r in rows.items()}
+    sks = {k: dfp.sketch(document(r)) for k, r in rows.items()}
     at = {k: when(r["time"]) for k, r in rows.items()}
     buckets: dict[bytes, list[str]] = defaultdict(list)
     for k, s in sks.items():
@@ -382,7 +383,7 @@ def mine(rows: dict[str, dict[str, str]]) -> None:
                     pairs.add((a, b))
     lead_only, vetoed = [], []
     for a, b in sorted(pairs):
-        text, lead = dd.similarity(sks[a], sks[b]), dl.lead_similarity(sks[a].lead, sks[b].lead)
+        text, lead = dfp.similarity(sks[a], sks[b]), dl.lead_similarity(sks[a].lead, sks[b].lead)
         if text < dd.NEAR_DUP_THRESHOLD and dd.same_story(sks[a], sks[b]):
             lead_only.append((a, b, text, lead))
         elif text >= dd.NEAR_DUP_THRESHOLD and not dd.same_story(sks[a], sks[b]):
@@ -403,8 +404,8 @@ def mined(rows: dict[str, dict[str, str]]) -> None:
     for name in ("this rule", "text rule alone"):
         right = {True: 0, False: 0}
         for (a, b), same in judged.items():
-            sa, sb = dd.sketch(document(rows[a])), dd.sketch(document(rows[b]))
-            says = dd.candidates(sa, sb) and dd.same_story(sa, sb, rows[a]["src"] == rows[b]["src"])
+            sa, sb = dfp.sketch(document(rows[a])), dfp.sketch(document(rows[b]))
+            says = dfp.candidates(sa, sb) and dd.same_story(sa, sb, rows[a]["src"] == rows[b]["src"])
             right[same] += says == same
         total = {v: sum(x == v for x in judged.values()) for v in (True, False)}
         print(f"  {name:16s} right on {right[True] + right[False]}/{len(judged)}: same story merged "
@@ -432,10 +433,10 @@ def main() -> None:
         return
     pairs, jac = load_pairs()
     js = [jac[a + "\0" + b] for a, b, *_ in pairs]
-    sk = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+    sk = [(dfp.sketch(a), dfp.sketch(b)) for a, b, *_ in pairs]
     halves_n = {h: sum(p[5] == h for p in pairs) for h in ("tune", "held-out")}
     print(f"{len(pairs)} pairs (tune {halves_n['tune']}, held-out {halves_n['held-out']}, split seed "
-          f"{SPLIT_SEED}); shingle = {dd.SHINGLE} words, {dd.BINS} bins, {dd.BANDS} text bands, "
+          f"{SPLIT_SEED}); shingle = {dfp.SHINGLE} words, {dfp.BINS} bins, {dfp.BANDS} text bands, "
           f"{dl.LEAD_BANDS} lead bands, lead = title + {dl.LEAD_WORDS} content words in {dl.LEAD_BITS} bits")
     print(f"rule: same outlet text ≥ {dd.SAME_OUTLET_THRESHOLD}; cross-outlet text ≥ {dd.NEAR_DUP_THRESHOLD} "
           f"(and lead ≥ {dd.LEAD_VETO} while text < {dd.LEAD_VETO_BELOW}) "
@@ -538,7 +539,7 @@ def main() -> None:
     saved3 = dl.LEAD_WORDS, dl.LEAD_BITS
     for words, bits in ((20, 128), (30, 128), (40, 128), (60, 128), (40, 64), (40, 256)):
         dl.LEAD_WORDS, dl.LEAD_BITS = words, bits
-        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        s2 = [(dfp.sketch(a), dfp.sketch(b)) for a, b, *_ in pairs]
         print(f"  words={words:2d} bits={bits:3d}: "
               + by_half(lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4])))  # type: ignore[misc]
     dl.LEAD_WORDS, dl.LEAD_BITS = saved3
@@ -549,15 +550,15 @@ def main() -> None:
           f"90th percentile {err[int(len(err) * 0.9)]:.3f}")
 
     print("\nLSH bands (text, lead): recall lost to the candidate step (whole set):")
-    saved4 = dd.BANDS, dl.LEAD_BANDS
+    saved4 = dfp.BANDS, dl.LEAD_BANDS
     for tb, lb in ((8, 0), (6, 2), (7, 2), (8, 2), (6, 3), (5, 3)):
-        dd.BANDS, dl.LEAD_BANDS = tb, lb
-        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        dfp.BANDS, dl.LEAD_BANDS = tb, lb
+        s2 = [(dfp.sketch(a), dfp.sketch(b)) for a, b, *_ in pairs]
         lost = sum(1 for i, q in enumerate(pairs)
-                   if q[2] and dd.same_story(s2[i][0], s2[i][1], q[4]) and not dd.candidates(*s2[i]))
+                   if q[2] and dd.same_story(s2[i][0], s2[i][1], q[4]) and not dfp.candidates(*s2[i]))
         p, r, _ = score(pairs, lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4]))  # type: ignore[misc]
         print(f"  text {tb} + lead {lb}: true pairs lost to LSH {lost}; precision {p:.3f} recall {r:.3f}")
-    dd.BANDS, dl.LEAD_BANDS = saved4
+    dfp.BANDS, dl.LEAD_BANDS = saved4
 
     print("\nthreshold sweep (cross-outlet text threshold; same-outlet kept at max(t, 0.6)) — sketch estimate:")
     thresholds = dd.NEAR_DUP_THRESHOLD, dd.SAME_OUTLET_THRESHOLD
@@ -570,11 +571,11 @@ def main() -> None:
 
     print("\nsignature size (bins) at the chosen thresholds:")
     for bins in (16, 32, 48, 64):
-        dd.BINS = bins
-        s2 = [(dd.sketch(a), dd.sketch(b)) for a, b, *_ in pairs]
+        dfp.BINS = bins
+        s2 = [(dfp.sketch(a), dfp.sketch(b)) for a, b, *_ in pairs]
         p, r, _ = score(pairs, lambda i, s2=s2: detect(s2[i][0], s2[i][1], pairs[i][4]))  # type: ignore[misc]
         print(f"  bins={bins:3d}  precision {p:.3f}  recall {r:.3f}")
-    dd.BINS = 32
+    dfp.BINS = 32
 
     print("\nexact Jaccards (no sketch error) at the chosen thresholds:")
     def exact(i: int) -> bool:

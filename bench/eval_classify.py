@@ -13,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.classify import Classifier  # noqa: E402
-from feeds.evaluate import run_eval  # noqa: E402
-from feeds.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
+from feeds.evaluation.gold import run_eval  # noqa: E402
+from feeds.nlp.classify import Classifier  # noqa: E402
+from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus"
 

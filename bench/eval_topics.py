@@ -14,11 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.classify import Classifier  # noqa: E402
-from feeds.evaluate import corpus_article, read_jsonl  # noqa: E402
-from feeds.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
-from feeds.query import WatchSet, load_watches  # noqa: E402
-from feeds.query_topics import evaluate_topics, format_topic_scores  # noqa: E402
+from feeds.evaluation.gold import corpus_article, read_jsonl  # noqa: E402
+from feeds.evaluation.topics import evaluate_topics, format_topic_scores  # noqa: E402
+from feeds.nlp.classify import Classifier  # noqa: E402
+from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
+from feeds.query.load import load_watches  # noqa: E402
+from feeds.query.watchset import WatchSet  # noqa: E402
 
 
 def main() -> None:

@@ -30,9 +30,9 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feeds.errors import MarsadError
-from feeds.http import FetchPolicy, fetch
+from feeds.ingest.http import FetchPolicy, fetch
+from feeds.ingest.sources.rss import _plain_rss_items, parse_feed, strip_entity_declarations
 from feeds.models import FeedSource
-from feeds.parse import _plain_rss_items, parse_feed, strip_entity_declarations
 
 REPO = Path(__file__).resolve().parent.parent
 ANT = REPO.parent / "shared" / "corpus" / "ant-v2.1-dev.jsonl.gz"

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 
 from feeds.errors import MarsadError
-from feeds.http import FetchPolicy, fetch
+from feeds.ingest.http import FetchPolicy, fetch
+from feeds.ingest.sources.rss import parse_feed
 from feeds.models import FeedSource
-from feeds.parse import parse_feed
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "ant-v2.1-dev.jsonl.gz"

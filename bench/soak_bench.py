@@ -45,7 +45,7 @@ from tests.harness import (  # noqa: E402
     queue_depths,
     write_config,
 )
-from workers.embedded import EmbeddedRedis  # noqa: E402
+from workers.daemon.embedded import EmbeddedRedis  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "ant-v2.1-dev.jsonl.gz"
 # Watches a desk would plausibly run; on the ANT corpus they match about a third of the articles.
@@ -94,6 +94,7 @@ def processed(client: redis.Redis) -> int:
 
 def _floor_worker(config: str, feed_ids: list[str], barrier: Any, out: Any, log: str) -> None:
     from workers import flows
+    from workers.alerts import deliver
     from workers.logging import setup_logging
 
     # The same JSON outcome lines as a worker, to a file as a worker's go: logging costs the same on both sides.
@@ -101,8 +102,8 @@ def _floor_worker(config: str, feed_ids: list[str], barrier: Any, out: Any, log:
     os.dup2(fd, 2)
     os.dup2(fd, 1)
     setup_logging("INFO", json=True)
+    from workers.config.load import load_settings
     from workers.runtime import Runtime
-    from workers.settings import load_settings
 
     rt = Runtime(load_settings(config))
     rt.classifier.classify  # noqa: B018 - built before the clock starts, as a warm worker's is
@@ -122,7 +123,7 @@ def _floor_worker(config: str, feed_ids: list[str], barrier: Any, out: Any, log:
 
             flows.process_entry(rt, entry, enqueue_alert)
             for alert, sink in pending:
-                flows.deliver(rt, alert, sink)
+                deliver.deliver(rt, alert, sink)
             n += 1
     out.put((n, time.monotonic() - t0))
 

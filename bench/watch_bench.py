@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.arabic import tokenize  # noqa: E402
-from feeds.classify import Classifier  # noqa: E402
-from feeds.evaluate import corpus_article, read_jsonl  # noqa: E402
-from feeds.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
+from feeds.evaluation.gold import corpus_article, read_jsonl  # noqa: E402
 from feeds.models import Article, Classification, Watch  # noqa: E402
-from feeds.query import WatchSet  # noqa: E402
-from feeds.query_eval import Doc, evaluate  # noqa: E402
+from feeds.nlp.arabic import tokenize  # noqa: E402
+from feeds.nlp.classify import Classifier  # noqa: E402
+from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
+from feeds.query.evaluate import Doc, evaluate  # noqa: E402
+from feeds.query.watchset import WatchSet  # noqa: E402
 
 
 def make_watches(n: int, vocab: list[str], regions: list[str], places: list[str], actors: list[str],

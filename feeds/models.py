@@ -26,6 +26,7 @@ class FeedSource:
     ignore_robots: bool = False
     min_interval_s: int = 120
     max_interval_s: int = 7200
+    kind: str = "rss"  # the source kind (feeds/ingest/sources/) that reads it
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
-"""The flow of each unit of work, written once: poll a feed; turn an entry into a classified, matched article."""
+"""The flow of each unit of work, written once: poll a feed (and the feed state that follows from it); turn an
+entry into a classified, matched article and its alerts."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
-from feeds.classify import Classifier
-from feeds.dedup import StoryAssignment, StoryStore, canonical_url, sketch, text_fingerprint
+from feeds.alerts.build import build_alert
+from feeds.dedup.fingerprint import sketch, text_fingerprint
+from feeds.dedup.story import StoryAssignment, StoryStore
+from feeds.dedup.urls import canonical_url
 from feeds.errors import HostBusy, Permanent, Transient
-from feeds.extract import article_from_entry, extract_article
-from feeds.http import FetchResult
-from feeds.models import Alert, Article, Classification, Entry, FeedSource, Span, Watch, WatchMatch
-from feeds.parse import parse_feed
-from feeds.query import WatchSet
+from feeds.ingest import schedule, sources
+from feeds.ingest.extract import article_from_entry, extract_article
+from feeds.ingest.http import FetchResult
+from feeds.models import Alert, Article, Classification, Entry, FeedSource, Watch, WatchMatch
+from feeds.nlp.classify import Classifier
+from feeds.query.watchset import WatchSet
 
 
 class Fetch(Protocol):
@@ -65,7 +70,7 @@ def poll(feed: FeedSource, fetch: Fetch, *, etag: str | None, last_modified: str
         return PollResult("not_modified", etag=res.etag, last_modified=res.last_modified, body_hash=digest,
                           http_status=res.status)
     try:
-        entries = parse_feed(res.body, feed, res.url, charset=_charset(res.headers))
+        entries = sources.get(feed.kind).parse(res.body, feed, res.url, charset=_charset(res.headers))
     except Permanent as exc:
         return PollResult("failed", error=exc.reason, http_status=res.status)
     return PollResult("ok", tuple(entries), res.etag, res.last_modified, digest, res.status)
@@ -126,50 +131,50 @@ def process(entry: Entry, feed: FeedSource, *, fetch: Fetch, classifier: Classif
     return ArticleResult(story.outcome, article, story, classification, matches, reason, aid)
 
 
-_SENTENCE_END = re.compile(r"[.!?؟\n]")
-# Alerts quote one sentence; cap it so a page without punctuation does not quote the whole text.
-MAX_SENTENCE = 400
-
-
-def sentence_around(text: str, spans: Sequence[Span]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The sentence holding the first span, and every span inside it as offsets relative to it."""
-    if not spans:
-        return "", ()
-    first = min(spans, key=lambda s: s.start)
-    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, first.start)), default=0)
-    end_m = _SENTENCE_END.search(text, first.end)
-    end = end_m.end() if end_m else len(text)
-    start = max(start, first.start - MAX_SENTENCE // 2)
-    end = min(end, max(first.end + MAX_SENTENCE // 2, start + MAX_SENTENCE))
-    raw = text[start:end]
-    lead = len(raw) - len(raw.lstrip())
-    sentence = raw.strip()
-    marks = tuple(sorted((s.start - start - lead, s.end - start - lead) for s in spans
-                         if s.start >= start and s.end <= end))
-    return sentence, marks
-
-
-def build_alert(watch: Watch, match: WatchMatch, result: ArticleResult, feed: FeedSource,
-                entry: Entry) -> Alert:
-    """Everything a sink renders, as plain values (it travels as JSON to the alert queue)."""
-    assert result.article is not None and result.story is not None
-    article = result.article
-    sentence, marks = sentence_around(article.document, match.evidence)
-    published = article.published.isoformat() if article.published else entry.published
-    c = result.classification
-    return Alert(
-        watch_id=watch.id, watch_name=watch.name, severity=watch.severity, story_id=result.story.story_id,
-        url=article.url or entry.url, title=article.title or entry.title, feed_id=feed.id, feed_name=feed.name,
-        published=published, regions=c.regions[:8], places=c.places[:8], actors=c.actors[:8],
-        sentence=sentence, highlights=marks, outlets=len(result.story.outlets),
-    )
-
-
 def alerts_for(result: ArticleResult, watches: Callable[[str], Watch | None], feed: FeedSource,
                entry: Entry) -> list[Alert]:
+    """One alert per watch that matched (and still exists)."""
+    if result.article is None or result.story is None:
+        return []
     out: list[Alert] = []
     for m in result.matches:
         w = watches(m.watch_id)
         if w is not None:
-            out.append(build_alert(w, m, result, feed, entry))
+            out.append(build_alert(w, m, result.article, result.classification, result.story, feed, entry))
     return out
+
+
+def entry_key(entry: Entry) -> str:
+    """What makes an entry "seen": its canonical URL, or its feed and guid when it has no link."""
+    return canonical_url(entry.url) if entry.url else f"guid:{entry.feed_id}:{entry.guid}"
+
+
+def new_item_times(old: str | None, entries: list[Entry], now: float) -> str:
+    """Publication times of the newest items (discovery time when undated), for the feed's rhythm."""
+    times = [float(t) for t in (old or "").split(",") if t]
+    for e in entries:
+        try:
+            times.append(datetime.fromisoformat(e.published).timestamp() if e.published else now)
+        except ValueError:
+            times.append(now)
+    return ",".join(f"{t:.0f}" for t in sorted(times)[-schedule.RHYTHM_ITEMS:])
+
+
+def poll_state(feed: FeedSource, state: Mapping[str, str], result: PollResult, fresh: list[Entry],
+               now: float) -> tuple[dict[str, object], float]:
+    """The feed-state fields a poll changes, and the seconds until its next poll."""
+    failed = result.status == "failed"
+    fields: dict[str, object] = {"last_poll": now, "last_status": result.status, "last_new": len(fresh),
+                                 "failures": int(state.get("failures") or 0) + 1 if failed else 0,
+                                 "first_poll": state.get("first_poll") or now}
+    if failed:
+        fields |= {"last_error": result.error, "last_error_at": now, "permanent": int(not result.transient),
+                   "retry_after": result.retry_after}
+    else:
+        fields |= {"last_success": now, "etag": result.etag, "last_modified": result.last_modified,
+                   "body_hash": result.body_hash, "permanent": 0, "retry_after": None}
+    if fresh:
+        fields |= {"last_new_at": now, "new_item_times": new_item_times(state.get("new_item_times"), fresh, now)}
+    interval = schedule.next_interval(feed, schedule.FeedState.from_mapping({**state, **fields}))
+    fields["next_poll"] = now + interval
+    return fields, interval

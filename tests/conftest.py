@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from workers.embedded import EmbeddedRedis
+from workers.daemon.embedded import EmbeddedRedis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

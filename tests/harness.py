@@ -27,7 +27,7 @@ import psutil
 import redis
 from aiosmtpd.controller import Controller
 
-from workers.embedded import free_port
+from workers.daemon.embedded import free_port
 
 REPO = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -341,11 +341,11 @@ import workers.app as a
 if "visibility_timeout" in ov:
     a.app.conf.broker_transport_options["visibility_timeout"] = ov["visibility_timeout"]
 if "alert_claim_ttl_s" in ov:
-    import workers.stores as s
+    import workers.stores.ledger as s
     s.ALERT_CLAIM_TTL_S = ov["alert_claim_ttl_s"]
 for key, value in (ov.get("conf") or {}).items():
     a.app.conf[key] = value
-from workers.cli import main
+from workers.cli.main import main
 sys.argv[0] = "marsad"
 main()
 """

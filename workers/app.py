@@ -1,55 +1,22 @@
-"""The Celery app: queues, routes, the beat tick, and the reliability settings measured to matter."""
+"""The Celery app: queues, routes, the beat tick, and the reliability settings measured to matter (the limits
+themselves, and how they relate, are in workers/config/limits.py)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-import yaml
 from celery import Celery
 from kombu.entity import Queue
 
-QUEUES = ("poll", "article", "alert")
-# Redelivery: an unacked message of a crashed worker comes back after this many seconds. Every
-# time limit and retry countdown stays well below it, or a slow task would run twice.
-VISIBILITY_TIMEOUT_S = 600
-TASK_SOFT_LIMIT_S = 120
-TASK_HARD_LIMIT_S = 180
-MAX_RETRY_COUNTDOWN_S = 300
-# Digests go out, and held alerts are released, within this long of their time; ops checks run this often.
-DIGEST_TICK_S = 30.0
-OPS_CHECK_S = 60.0
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("MARSAD_CONFIG") or "config/marsad.yaml").resolve()
-
-
-def broker_url(path: Path | None = None) -> str:
-    """MARSAD_REDIS_URL (set by `marsad up` for the embedded server) wins, then the config's redis_url."""
-    url = os.environ.get("MARSAD_REDIS_URL")
-    if url:
-        return url
-    try:
-        raw = yaml.safe_load((path or config_path()).read_text(encoding="utf-8")) or {}
-        from workers.settings import expand_env
-
-        url = expand_env(raw.get("redis_url"), os.environ)
-    except (OSError, yaml.YAMLError, AttributeError):
-        url = None
-    return str(url or "redis://127.0.0.1:6379/0")
-
-
-def schedule_value(key: str, default: Any, path: Path | None = None) -> Any:
-    """One `schedule:` setting read straight from the YAML (the Celery app is built before settings load;
-    `marsad check` validates the file)."""
-    try:
-        raw = yaml.safe_load((path or config_path()).read_text(encoding="utf-8")) or {}
-        value = (raw.get("schedule") or {}).get(key, default)
-        return default if value is None else float(value)
-    except (OSError, yaml.YAMLError, AttributeError, ValueError, TypeError):
-        return default
+from workers.config.env import broker_url, schedule_value
+from workers.config.limits import (
+    DIGEST_TICK_S,
+    OPS_CHECK_S,
+    TASK_HARD_LIMIT_S,
+    TASK_SOFT_LIMIT_S,
+    VISIBILITY_TIMEOUT_S,
+)
+from workers.stores.keys import QUEUES
 
 
 def celery_config(url: str, tick_s: float) -> dict[str, Any]:

@@ -12,21 +12,24 @@ from typing import Any
 
 import redis
 
-from feeds.classify import Classifier
 from feeds.errors import InvalidInput
-from feeds.http import FetchResult, fetch
+from feeds.ingest import sources
+from feeds.ingest.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
-from workers.app import broker_url
+from feeds.nlp.classify import Classifier
+from workers.alerts.sinks import Sink, build_sink
+from workers.config.env import broker_url
+from workers.config.load import Settings, load_settings
+from workers.fetch.politeness import polite
+from workers.fetch.robots import RobotsCache, page_fetcher
 from workers.logging import get_logger
-from workers.politeness import RobotsCache, page_fetcher, polite
-from workers.settings import Settings, load_settings
-from workers.sinks import Sink, build_sink
-from workers.stores import AlertLedger, Attempts, DeadLetters, FeedStateStore, Locks, SeenStore
-from workers.story_store import RedisStoryStore
+from workers.stores.claims import Attempts, Locks, SeenStore
+from workers.stores.feedstate import FeedStateStore
+from workers.stores.ledger import AlertLedger, DeadLetters
+from workers.stores.stories import RedisStoryStore
 
 log = get_logger("marsad.runtime")
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 
@@ -69,11 +72,14 @@ class Runtime:
         # A slot lives a little longer than the request deadline, so a crashed worker's slot frees itself.
         limits = partial(polite, max_concurrent=cfg.host_max_concurrent, min_gap_s=cfg.host_min_gap_s,
                          max_wait_s=cfg.host_max_wait_s, hold_s=policy.timeout_s + 10)
-        self.fetch_feed: Callable[..., FetchResult] = limits(
-            partial(fetch, policy=policy, accept=FEED_ACCEPT), self.redis, "feed")
+        self._fetch_feed: Callable[..., FetchResult] = limits(partial(fetch, policy=policy), self.redis, "feed")
         self.fetch_page: Callable[..., FetchResult] = limits(
             partial(fetch, policy=policy, accept=PAGE_ACCEPT), self.redis, "page")
         self.robots = RobotsCache(self.redis, self.fetch_page, policy.user_agent)
+
+    def feed_fetch(self, feed: FeedSource) -> Callable[..., FetchResult]:
+        """The poll of one feed: host politeness, and the Accept header of its source kind."""
+        return partial(self._fetch_feed, accept=sources.get(feed.kind).accept)
 
     def page_fetch(self, feed: FeedSource) -> Callable[..., FetchResult]:
         """Page fetch for one feed's entries: robots.txt (unless ignore_robots), then host politeness."""

@@ -1,4 +1,5 @@
-"""`marsad status`: feed health, queue depths and recent alerts, read from Redis."""
+"""What is running and how it goes, read from Redis: feed health, queue depths, workers, recent alerts
+(for `marsad status` and the console)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,15 @@ from typing import Any
 
 import redis
 
-from feeds import schedule
+from feeds.ingest import schedule
 from feeds.models import FeedSource
-from workers.app import QUEUES, broker_url
+from workers.config.env import broker_url
 from workers.runtime import redis_client
-from workers.stores import AlertLedger, DeadLetters, FeedStateStore
-from workers.watchdog import stall_after_s, state
-from workers.watchdog import workers as known_workers
-
-
-def _ago(ts: str | None, now: float) -> str:
-    if not ts:
-        return "never"
-    delta = now - float(ts)
-    if delta < 0:
-        return f"in {int(-delta)} s"
-    return f"{int(delta)} s ago" if delta < 120 else f"{int(delta // 60)} min ago"
+from workers.stores.feedstate import FeedStateStore
+from workers.stores.keys import QUEUES
+from workers.stores.ledger import AlertLedger, DeadLetters
+from workers.stores.liveness import stall_after_s, state
+from workers.stores.liveness import workers as known_workers
 
 
 def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> dict[str, Any]:
@@ -46,7 +40,7 @@ def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> d
 
 def worker_row(name: str, info: dict[str, Any], now: float, stall_after: float) -> dict[str, Any]:
     """One worker: its queues, start, last finished task and state (ok / idle / stale / gone, see
-    workers.watchdog.state)."""
+    workers.stores.liveness.state)."""
     return {"worker": name, "state": state(info, now, stall_after), "queues": info.get("queues") or [],
             "pid": info.get("pid"), "started": info.get("started"), "last_finished": info.get("last_finished"),
             "last_task": info.get("last_task") or None}
@@ -69,40 +63,3 @@ def collect(settings: Any) -> dict[str, Any]:
     return {"redis": "ok", "feeds": feeds, "queues": queues, "workers": workers,
             "recent_alerts": AlertLedger(client).recent(10),
             "failed_alerts": len(DeadLetters(client).all()), "now": now}
-
-
-def render(data: dict[str, Any], console: Any = None) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = console or Console()
-    if data["redis"] != "ok":
-        console.print(f"[red]Redis {data['redis']}[/red]")
-        return
-    now = data["now"]
-    t = Table(title="Feeds")
-    for col in ("feed", "state", "last poll", "last success", "new", "items/day", "304s", "next poll", "last error"):
-        t.add_column(col)
-    for f in data["feeds"]:
-        share = "-" if f["share_304"] is None else f"{f['share_304']:.0%}"
-        t.add_row(f["id"], f["state"], _ago(f["last_poll"], now), _ago(f["last_success"], now), str(f["last_new"]),
-                  str(f["items_per_day"]), share, _ago(f["next_poll"], now),
-                  escape((f["last_error"] or "")[:60]))  # error texts quote servers: no markup from them
-    console.print(t)
-    console.print("queues: " + ", ".join(f"{q}={n}" for q, n in data["queues"].items())
-                  + f"; failed alerts: {data['failed_alerts']}")
-    if data["workers"]:
-        wt = Table(title="Workers")
-        for col in ("worker", "state", "queues", "up since", "last task finished", "last task"):
-            wt.add_column(col)
-        for w in data["workers"]:
-            wt.add_row(escape(w["worker"]), w["state"], ",".join(w["queues"]),
-                       _ago(str(w["started"]) if w["started"] else None, now),
-                       _ago(str(w["last_finished"]) if w["last_finished"] else None, now),
-                       escape(w["last_task"] or ""))
-        console.print(wt)
-    else:
-        console.print("workers: none running")
-    for a in data["recent_alerts"]:
-        console.print(f"  alert {a['watch']} → {a['sink']}: {a['title']!r}", markup=False)

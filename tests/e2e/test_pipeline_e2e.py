@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from tests.conftest import FIXTURES, REPO
 from tests.harness import HTTPServer as _Server
 from tests.harness import Mailbox as _Mailbox
-from workers.embedded import EmbeddedRedis, free_port
+from workers.daemon.embedded import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from feeds.errors import Permanent, Transient
-from feeds.http import FetchPolicy, address_block_reason, decode_html, fetch
+from feeds.ingest.http import FetchPolicy, address_block_reason, decode_html, fetch
+from feeds.ingest.sources.rss import MAX_ENTRIES, parse_feed
 from feeds.models import Entry, FeedSource
-from feeds.parse import MAX_ENTRIES, parse_feed
 
 HOST = "127.0.0.2"
 FEED = FeedSource(id="hostile", url="http://feeds.example/", name="hostile")

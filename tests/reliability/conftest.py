@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from tests.harness import HTTPServer, NewsSite, WatchSpec, Worker, write_config
-from workers.embedded import EmbeddedRedis
+from workers.daemon.embedded import EmbeddedRedis
 
 # Two watches, each matching one marker word; items alternate between them (see harness.make_items).
 WATCHES = (WatchSpec("quake", "زلزال"), WatchSpec("flood", "فيضان"))

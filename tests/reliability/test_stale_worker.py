@@ -13,9 +13,10 @@ from celery import Celery
 
 from tests.harness import alert_keys, make_items, queue_depths, wait_for
 from tests.reliability.conftest import MARKERS, World
-from workers.app import QUEUES
-from workers.metrics import COUNTERS, HEARTBEATS, RedisCollector
-from workers.watchdog import workers
+from workers.daemon.metrics import RedisCollector
+from workers.stores.keys import QUEUES
+from workers.stores.liveness import HEARTBEATS, workers
+from workers.stores.metrics import COUNTERS
 
 pytestmark = pytest.mark.reliability
 

@@ -17,9 +17,10 @@ from feeds.models import Alert, Entry
 from tests.conftest import REPO
 from tests.e2e.test_pipeline_e2e import SEED_PAGE, _Server, rss
 from workers import flows
-from workers.embedded import EmbeddedRedis
+from workers.alerts import deliver
+from workers.config.load import load_settings
+from workers.daemon.embedded import EmbeddedRedis
 from workers.runtime import Runtime, _Holder
-from workers.settings import load_settings
 
 
 @pytest.fixture
@@ -94,20 +95,20 @@ def test_processing_the_seed_entry_matches_both_watches_and_enqueues_per_sink(rt
 def test_delivery_is_once_per_watch_story_and_sink(rt: Runtime) -> None:
     alert = Alert(watch_id="idlib", watch_name="Idlib", severity="high", story_id="s1", url="https://x.example/a",
                   title="عنوان", feed_id="t", feed_name="T", published=None)
-    assert flows.deliver(rt, alert, "console").outcome == "sent"
-    assert flows.deliver(rt, alert, "console").outcome == "already_sent"
-    assert flows.deliver(rt, alert, "analysts").outcome == "sent"
-    assert flows.deliver(rt, alert, "nope").outcome == "not_configured"
+    assert deliver.deliver(rt, alert, "console").outcome == "sent"
+    assert deliver.deliver(rt, alert, "console").outcome == "already_sent"
+    assert deliver.deliver(rt, alert, "analysts").outcome == "sent"
+    assert deliver.deliver(rt, alert, "nope").outcome == "not_configured"
 
 
 def test_a_send_in_progress_elsewhere_makes_the_task_retry(rt: Runtime) -> None:
     alert = Alert(watch_id="idlib", watch_name="Idlib", severity="high", story_id="s2", url="https://x.example/a",
                   title="عنوان", feed_id="t", feed_name="T", published=None)
-    from workers.stores import AlertKey
+    from workers.stores.ledger import AlertKey
 
     assert rt.ledger.claim(AlertKey("idlib", "s2", "console")) == "claimed"
     with pytest.raises(Transient):
-        flows.deliver(rt, alert, "console")
+        deliver.deliver(rt, alert, "console")
 
 
 def test_hot_reload_takes_a_valid_change_and_refuses_a_broken_one(rt: Runtime, monkeypatch: Any) -> None:
@@ -150,7 +151,7 @@ def test_a_copy_from_another_outlet_sends_one_follow_up_when_the_watch_asks(
         queued.clear()
         flows.process_entry(rt, e, lambda a, s: queued.append((a, s)))
         for a, s in queued:
-            flows.deliver(rt, a, s)
+            deliver.deliver(rt, a, s)
 
     run(entry("a", "v=1"))
     assert len(site.posts) == 1

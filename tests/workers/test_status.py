@@ -10,11 +10,12 @@ import redis
 from rich.console import Console
 
 from tests.harness import WatchSpec, write_config
-from workers import metrics
-from workers.settings import load_settings
-from workers.status import collect, render
-from workers.stores import FeedStateStore
-from workers.watchdog import Watchdog
+from workers.cli.state import render
+from workers.config.load import load_settings
+from workers.daemon.watchdog import Watchdog
+from workers.status import collect
+from workers.stores import liveness
+from workers.stores.feedstate import FeedStateStore
 
 
 def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_literally(
@@ -30,7 +31,7 @@ def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_l
         dog = Watchdog(redis_client, name, queues, 1, stall_after=300)
         dog.started = dog.last_received = started
         if finished:
-            redis_client.hset(metrics.HEARTBEATS, name, f"{finished:.3f} marsad.poll_feed")
+            redis_client.hset(liveness.HEARTBEATS, name, f"{finished:.3f} marsad.poll_feed")
         for t in looks:
             p = dog.look(t)
         dog.beat(looks[-1], p)

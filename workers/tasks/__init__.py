@@ -9,8 +9,8 @@ import redis
 from celery.signals import task_postrun, task_prerun
 
 from feeds.errors import Transient
-from workers import watchdog  # noqa: F401  (connects the worker's liveness and self-restart signals)
-from workers.app import MAX_RETRY_COUNTDOWN_S
+from workers.config.limits import MAX_RETRY_COUNTDOWN_S
+from workers.daemon import watchdog  # noqa: F401  (connects the worker's liveness and self-restart signals)
 
 # The closed set of errors worth retrying. Everything else is a bug or a Permanent outcome.
 RETRYABLE: tuple[type[BaseException], ...] = (Transient, redis.exceptions.ConnectionError,
@@ -41,14 +41,14 @@ def _on_prerun(task_id: str | None = None, **_: Any) -> None:
 @task_postrun.connect
 def _on_postrun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     """Task latency and the worker's 'last task finished' heartbeat (a live but stuck worker goes stale)."""
-    from workers import metrics
     from workers.runtime import runtime
+    from workers.stores import liveness, metrics
 
     started = _started.pop(task_id or "", None)
     try:
         r = runtime().redis
         if started is not None and task is not None:
             metrics.observe(r, "marsad_task_duration_seconds", time.monotonic() - started, task=task.name)
-        metrics.heartbeat(r, str(getattr(task.request, "hostname", "") or "unknown"), task.name if task else "")
+        liveness.heartbeat(r, str(getattr(task.request, "hostname", "") or "unknown"), task.name if task else "")
     except Exception:
         pass

@@ -7,7 +7,7 @@ from celery import Task
 
 from feeds.errors import Permanent
 from feeds.models import Alert
-from workers import flows
+from workers.alerts import deliver
 from workers.app import app
 from workers.runtime import runtime
 from workers.tasks import MAX_RETRIES, RETRYABLE, countdown
@@ -19,14 +19,14 @@ def send_alert(self: Task, alert: dict[str, object], sink_id: str) -> None:
                                            story=alert.get("story_id"), attempt=self.request.retries + 1)
     rt = runtime()
     try:
-        flows.record_delivery(rt, alert, sink_id, flows.deliver(rt, Alert.from_dict(alert), sink_id).outcome)
+        deliver.record_delivery(rt, alert, sink_id, deliver.deliver(rt, Alert.from_dict(alert), sink_id).outcome)
     except RETRYABLE as exc:
         if self.request.retries >= MAX_RETRIES:
-            flows.record_delivery(rt, alert, sink_id, "dead_letter", getattr(exc, "reason", repr(exc)))
+            deliver.record_delivery(rt, alert, sink_id, "dead_letter", getattr(exc, "reason", repr(exc)))
             return
-        flows.record_delivery(rt, alert, sink_id, "retry", getattr(exc, "reason", repr(exc)))
+        deliver.record_delivery(rt, alert, sink_id, "retry", getattr(exc, "reason", repr(exc)))
         raise self.retry(exc=exc, countdown=countdown(self.request.retries, exc)) from exc
     except Permanent as exc:
-        flows.record_delivery(rt, alert, sink_id, "dead_letter", exc.reason)
+        deliver.record_delivery(rt, alert, sink_id, "dead_letter", exc.reason)
     finally:
         structlog.contextvars.clear_contextvars()

@@ -6,13 +6,11 @@ import time
 
 import structlog
 
-from workers import ops
+from workers.alerts import health, ticks
 from workers.app import app
+from workers.config.limits import TICK_LOCK_S
+from workers.config.models import OpsConfig
 from workers.runtime import runtime
-
-# Each tick holds its lock at most this long: below the beat period (60 s), so a dead tick never blocks
-# the next one; two beats at once do the work once (the claims inside make a race harmless anyway).
-TICK_LOCK_S = 50
 
 
 @app.task(name="marsad.digest_tick", acks_late=True, ignore_result=True, queue="alert")
@@ -24,7 +22,7 @@ def digest_tick() -> dict[str, int]:
     if token is None:
         return {}
     try:
-        stats = ops.digest_tick(rt, time.time(), lambda alert, sink: send_alert.delay(alert, sink))
+        stats = ticks.digest_tick(rt, time.time(), lambda alert, sink: send_alert.delay(alert, sink))
     finally:
         rt.locks.release("digest_tick", token)
     if any(stats.values()):
@@ -35,12 +33,12 @@ def digest_tick() -> dict[str, int]:
 @app.task(name="marsad.ops_check", acks_late=True, ignore_result=True, queue="alert")
 def ops_check() -> dict[str, int]:
     rt = runtime()
-    cfg: ops.OpsConfig | None = getattr(rt.settings, "ops", None)
+    cfg: OpsConfig | None = getattr(rt.settings, "ops", None)
     token = rt.locks.acquire("ops_check", TICK_LOCK_S) if cfg is not None else None
     if cfg is None or token is None:
         return {}
     try:
-        stats = ops.ops_check(rt, cfg, time.time())
+        stats = health.ops_check(rt, cfg, time.time())
     finally:
         rt.locks.release("ops_check", token)
     if stats:

@@ -1,0 +1,70 @@
+"""Alerts from a processed article: one per matching watch, the sentence quoted as evidence, the fan-out to
+sinks, and the follow-up rule ("also reported by …" once per new outlet)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from feeds.dedup.story import StoryAssignment
+from feeds.models import Alert, Article, Classification, Entry, FeedSource, Span, Watch, WatchMatch
+
+_SENTENCE_END = re.compile(r"[.!?؟\n]")
+# Alerts quote one sentence; cap it so a page without punctuation does not quote the whole text.
+MAX_SENTENCE = 400
+
+
+def sentence_around(text: str, spans: Sequence[Span]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The sentence holding the first span, and every span inside it as offsets relative to it."""
+    if not spans:
+        return "", ()
+    first = min(spans, key=lambda s: s.start)
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, first.start)), default=0)
+    end_m = _SENTENCE_END.search(text, first.end)
+    end = end_m.end() if end_m else len(text)
+    start = max(start, first.start - MAX_SENTENCE // 2)
+    end = min(end, max(first.end + MAX_SENTENCE // 2, start + MAX_SENTENCE))
+    raw = text[start:end]
+    lead = len(raw) - len(raw.lstrip())
+    sentence = raw.strip()
+    marks = tuple(sorted((s.start - start - lead, s.end - start - lead) for s in spans
+                         if s.start >= start and s.end <= end))
+    return sentence, marks
+
+
+def build_alert(watch: Watch, match: WatchMatch, article: Article, classification: Classification,
+                story: StoryAssignment, feed: FeedSource, entry: Entry) -> Alert:
+    """Everything a sink renders, as plain values (it travels as JSON to the alert queue)."""
+    sentence, marks = sentence_around(article.document, match.evidence)
+    published = article.published.isoformat() if article.published else entry.published
+    c = classification
+    return Alert(
+        watch_id=watch.id, watch_name=watch.name, severity=watch.severity, story_id=story.story_id,
+        url=article.url or entry.url, title=article.title or entry.title, feed_id=feed.id, feed_name=feed.name,
+        published=published, regions=c.regions[:8], places=c.places[:8], actors=c.actors[:8],
+        sentence=sentence, highlights=marks, outlets=len(story.outlets),
+    )
+
+
+def fan_out(alert: Alert, watch: Watch, copy: bool, follows: Callable[[str], bool]) -> list[tuple[Alert, str]]:
+    """(alert, sink) for each sink the watch notifies; for a copy of a story (another outlet's report),
+    also a follow-up to the sinks that show follow-ups, when the watch asks for them (`follow_ups: true`).
+    The alert ledger turns a copy's own alert into "already sent"."""
+    out = []
+    for sink_id in watch.notify:
+        out.append((alert, sink_id))
+        if copy and watch.follow_ups and follows(sink_id):
+            out.append((replace(alert, follow_up=True), sink_id))
+    return out
+
+
+def nothing_new(alert: Alert) -> bool:
+    """A follow-up from the story's only outlet so far (the same outlet again) tells the reader nothing."""
+    return alert.follow_up and alert.outlets <= 1
+
+
+def ledger_story(alert: Alert) -> str:
+    """The story part of the alert's ledger key: one follow-up per (watch, story, outlet, sink); the story's
+    first alert has its own key."""
+    return f"{alert.story_id}:also:{alert.feed_id}" if alert.follow_up else alert.story_id

@@ -1,0 +1,1 @@
+"""Near-duplicate and story detection: canonical URLs, text signatures, the story rule and its store protocol."""

@@ -1,0 +1,1 @@
+"""Measuring against what people read: gold labels (entities, topics) and dry runs over archives."""

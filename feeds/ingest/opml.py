@@ -1,0 +1,122 @@
+"""OPML import/export of the feed list, and feed discovery from a site's home page (<link rel=alternate>)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from urllib.parse import urljoin, urlsplit
+
+from feeds.errors import InvalidInput, MarsadError, Permanent
+from feeds.ingest.http import FetchResult, decode_html
+from feeds.ingest.links import link_tags
+from feeds.ingest.sources.rss import parse_feed, strip_entity_declarations
+from feeds.models import FeedSource
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+              "application/xml", "text/xml")
+# An OPML file is a list of subscriptions: a few thousand at most. More is a mistake or an attack.
+MAX_OPML_BYTES = 5_000_000
+
+
+def slug(text: str, fallback: str = "feed") -> str:
+    """A lower-case ASCII id: letters, digits and dashes."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    value = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return value[:60] or fallback
+
+
+def _feed_id(url: str, title: str) -> str:
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    path = re.sub(r"(?i)\b(?:feeds?|rss|atom|xml|index)\b|\.(?:xml|rss)$", " ", urlsplit(url).path)
+    return slug(f"{host} {path}" if host else title)
+
+
+def read_opml(data: bytes) -> list[FeedSource]:
+    """Every outline with an xmlUrl (nested categories flattened), unique by URL and id."""
+    if len(data) > MAX_OPML_BYTES:
+        raise InvalidInput(f"OPML file too large: > {MAX_OPML_BYTES // 1_000_000} MB")
+    try:
+        root = ET.fromstring(strip_entity_declarations(data))
+    except ET.ParseError as e:
+        raise InvalidInput(f"not valid OPML: {e}") from e
+    if root.tag.lower() != "opml":
+        raise InvalidInput(f"not OPML: root element is <{root.tag}>")
+    feeds: list[FeedSource] = []
+    seen_urls: set[str] = set()
+    seen_ids: set[str] = set()
+    for node in root.iter("outline"):
+        url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
+        if not url or url in seen_urls:
+            continue
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise InvalidInput(f"outline {node.get('text') or url!r}: xmlUrl must be http(s), got {url[:80]!r}")
+        name = (node.get("title") or node.get("text") or url).strip()
+        base_id = slug(node.get("marsadId") or "", "") or _feed_id(url, name)
+        feed_id, n = base_id, 2
+        while feed_id in seen_ids:
+            feed_id, n = f"{base_id}-{n}", n + 1
+        seen_urls.add(url)
+        seen_ids.add(feed_id)
+        feeds.append(FeedSource(id=feed_id, url=url, name=name))
+    return feeds
+
+
+def write_opml(feeds: Sequence[FeedSource], title: str = "Marsad feeds") -> str:
+    """An OPML 2.0 document listing the feeds (id kept in a marsad:id attribute for round trips)."""
+    root = ET.Element("opml", {"version": "2.0"})
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    body = ET.SubElement(root, "body")
+    for feed in feeds:
+        ET.SubElement(body, "outline", {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url,
+                                        "marsadId": feed.id})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def discover_feeds(html: str, base: str) -> list[str]:
+    """Feed URLs a page advertises with <link rel="alternate" type="application/rss+xml" href=…>, in page order."""
+    found: list[str] = []
+    for attrs in link_tags(html[:500_000]):
+        rels = attrs.get("rel", "").lower().split()
+        kind = attrs.get("type", "").lower().split(";")[0].strip()
+        href = str(attrs.get("href", "")).strip()
+        if "alternate" not in rels or kind not in FEED_TYPES or not href:
+            continue
+        url = urljoin(base, href)
+        if urlsplit(url).scheme in ("http", "https") and url not in found:
+            found.append(url)
+    return found
+
+
+def find_feed(url: str, fetch: Callable[[str], FetchResult]) -> tuple[str, str]:
+    """(feed URL, title) for `marsad feeds add URL`: the URL itself if it is a feed, else the first feed its
+    page advertises that really parses. Raises Permanent with every reason when none does."""
+    probe = FeedSource(id="probe", url=url, name="probe")
+    res = fetch(url)
+    try:
+        parse_feed(res.body, probe, res.url)
+        return res.url, _title(res.body) or url
+    except Permanent as e:
+        reasons = [f"{url}: {e.reason}"]
+    page = decode_html(res.body, res.headers)
+    for candidate in discover_feeds(page, res.url)[:5]:  # a page advertising more than 5 feeds: try the first 5
+        try:
+            got = fetch(candidate)
+            parse_feed(got.body, probe, got.url)
+            return got.url, _title(got.body) or candidate
+        except MarsadError as e:
+            reasons.append(f"{candidate}: {e.reason}")
+    if len(reasons) == 1:
+        reasons.append("the page advertises no feed (<link rel=alternate type=application/rss+xml>)")
+    raise Permanent("no feed found: " + "; ".join(reasons))
+
+
+def _title(body: bytes) -> str:
+    match = re.search(r"<title[^>]*>(.*?)</title>", decode_html(body, {})[:20_000], re.S | re.I)
+    if not match:
+        return ""
+    text = re.sub(r"<!\[CDATA\[|\]\]>|<[^>]+>", "", match.group(1))
+    return " ".join(text.split())[:200]

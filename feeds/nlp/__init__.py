@@ -1,0 +1,1 @@
+"""Language: Arabic normalisation and tokenisation, the gazetteer, and the region/place/actor classifier."""

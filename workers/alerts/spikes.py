@@ -1,0 +1,109 @@
+"""Coverage spikes: matches counted per watch in ten-minute buckets, against the watch's usual hour."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+
+import redis
+
+from feeds.alerts.digest import Notice
+from feeds.errors import Permanent, Transient
+from workers.config.models import SpikesConfig
+from workers.logging import get_logger
+from workers.runtime import Runtime
+from workers.stores.keys import P
+
+log = get_logger("marsad.spikes")
+
+# A spike alerts again only after its watch has been below the threshold for this long: no flapping.
+SPIKE_COOLDOWN_S = 3600
+
+# Match counts per watch in ten-minute buckets: "the last hour" is the last six of them, so a spike is seen
+# within ten minutes of its start; a bucket outlives the hour it can count in.
+BUCKET_S = 600
+BUCKET_TTL_S = 2 * 3600
+# Hourly counts for the baseline: seven days of trailing hours, plus a day of slack before pruning.
+HOURS_KEEP_S = 8 * 86400
+# A match counts once: KEYS[4] remembers the article for the bucket's lifetime, so a task re-run in a
+# later bucket (a retry, a redelivery after a crash) does not count it again.
+_COUNT = """
+if redis.call('set', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then
+  redis.call('sadd', KEYS[1], ARGV[1])
+  redis.call('hincrby', KEYS[3], ARGV[3], 1)
+end
+redis.call('sadd', KEYS[2], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[4])
+redis.call('expire', KEYS[2], ARGV[4])
+redis.call('expire', KEYS[3], ARGV[5])
+return 1
+"""
+
+
+def spike_keys(watch_id: str, bucket: int) -> tuple[str, str]:
+    return f"{P}spike:{watch_id}:m:{bucket}", f"{P}spike:{watch_id}:o:{bucket}"
+
+
+def hours_key(watch_id: str) -> str:
+    return f"{P}spike:{watch_id}:hours"
+
+
+def count_match(r: redis.Redis, watch_id: str, outlet: str, now: float, article_id: str | None = None) -> None:
+    """Count one match of a watch (for spike alerts). With `article_id`, a re-run task counts it once."""
+    token = article_id or uuid.uuid4().hex
+    matches, outlets = spike_keys(watch_id, int(now // BUCKET_S))
+    seen = f"{P}spike:{watch_id}:seen:{token}"
+    r.register_script(_COUNT)(keys=[matches, outlets, hours_key(watch_id), seen],
+                       args=[token, outlet, int(now // 3600), BUCKET_TTL_S, HOURS_KEEP_S])
+
+
+def last_hour(r: redis.Redis, watch_id: str, now: float) -> tuple[int, int]:
+    """(matches, distinct outlets) in the last six ten-minute buckets, the current one included."""
+    cur = int(now // BUCKET_S)
+    keys = [spike_keys(watch_id, b) for b in range(cur - 5, cur + 1)]
+    pipe = r.pipeline(transaction=False)
+    for m, _ in keys:
+        pipe.scard(m)
+    pipe.sunion([o for _, o in keys])
+    *counts, outlets = pipe.execute()
+    return int(sum(counts)), len(outlets)
+
+
+def baseline(r: redis.Redis, watch_id: str, now: float) -> float:
+    """Median hourly match count over the trailing 7 days (hours with no match count as 0)."""
+    cur = int(now // 3600)
+    raw: dict[bytes, bytes] = r.hgetall(hours_key(watch_id))  # type: ignore[assignment]
+    counts = {int(k): int(v) for k, v in raw.items()}
+    old = [k for k in counts if k < cur - 192]
+    if old:
+        r.hdel(hours_key(watch_id), *old)
+    return float(statistics.median(counts.get(h, 0) for h in range(cur - 168, cur)))
+
+
+def check_spikes(rt: Runtime, cfg: SpikesConfig, now: float) -> int:
+    r, sink, fired = rt.redis, rt.sink(cfg.sink), 0
+    for wid in cfg.watches or [w.id for w in rt.settings.watches]:
+        count, outlets = last_hour(r, wid, now)
+        base = baseline(r, wid, now)
+        active = P + f"spike:{wid}:active"
+        if count < cfg.min_articles or count <= cfg.factor * base:
+            continue
+        if not r.set(active, "1", nx=True, ex=SPIKE_COOLDOWN_S):
+            r.expire(active, SPIKE_COOLDOWN_S)  # still spiking: stay quiet
+            continue
+        w = rt.watch(wid)
+        title = (f"{w.name if w else wid} coverage spiking: {count} articles in the last hour from {outlets} "
+                 f"outlet{'s' if outlets != 1 else ''}")
+        why = (f"Usual: {base:g} per hour (median hour of the last 7 days); alerting above {cfg.factor:g}× "
+               f"and at least {cfg.min_articles}.")
+        notice = Notice("spike", title, (why,), f"spike:{wid}:{int(now // 3600)}",
+                        severity=w.severity if w else "medium")
+        try:
+            if sink is None:
+                raise Permanent(f"sink {cfg.sink!r} is not configured")
+            sink.send_notice(notice)
+            fired += 1
+        except (Transient, Permanent) as exc:
+            r.delete(active)  # not told: try again on the next tick
+            log.warning("spike_notice_failed", watch=wid, reason=exc.reason)
+    return fired

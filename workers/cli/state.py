@@ -1,0 +1,135 @@
+"""The `marsad` commands that look at running state: status, and the dead-letter alerts (failed, retry, test)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from feeds.errors import MarsadError
+from workers.cli import common
+from workers.cli.common import config_option
+
+
+def _ago(ts: str | None, now: float) -> str:
+    if not ts:
+        return "never"
+    delta = now - float(ts)
+    if delta < 0:
+        return f"in {int(-delta)} s"
+    return f"{int(delta)} s ago" if delta < 120 else f"{int(delta // 60)} min ago"
+
+
+
+def render(data: dict[str, Any], console: Any = None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    if data["redis"] != "ok":
+        console.print(f"[red]Redis {data['redis']}[/red]")
+        return
+    now = data["now"]
+    t = Table(title="Feeds")
+    for col in ("feed", "state", "last poll", "last success", "new", "items/day", "304s", "next poll", "last error"):
+        t.add_column(col)
+    for f in data["feeds"]:
+        share = "-" if f["share_304"] is None else f"{f['share_304']:.0%}"
+        t.add_row(f["id"], f["state"], _ago(f["last_poll"], now), _ago(f["last_success"], now), str(f["last_new"]),
+                  str(f["items_per_day"]), share, _ago(f["next_poll"], now),
+                  escape((f["last_error"] or "")[:60]))  # error texts quote servers: no markup from them
+    console.print(t)
+    console.print("queues: " + ", ".join(f"{q}={n}" for q, n in data["queues"].items())
+                  + f"; failed alerts: {data['failed_alerts']}")
+    if data["workers"]:
+        wt = Table(title="Workers")
+        for col in ("worker", "state", "queues", "up since", "last task finished", "last task"):
+            wt.add_column(col)
+        for w in data["workers"]:
+            wt.add_row(escape(w["worker"]), w["state"], ",".join(w["queues"]),
+                       _ago(str(w["started"]) if w["started"] else None, now),
+                       _ago(str(w["last_finished"]) if w["last_finished"] else None, now),
+                       escape(w["last_task"] or ""))
+        console.print(wt)
+    else:
+        console.print("workers: none running")
+    for a in data["recent_alerts"]:
+        console.print(f"  alert {a['watch']} → {a['sink']}: {a['title']!r}", markup=False)
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True)
+def status(config: str | None, as_json: bool) -> None:
+    """Feeds (last poll, last success, new items, last error, next poll), queue depths, recent alerts."""
+    from workers.status import collect
+
+    s = common.load(config)
+    data = collect(s)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        render(data)
+
+
+@click.group()
+def alerts() -> None:
+    """Inspect and re-send alerts that failed after all retries; send a test alert."""
+
+
+@alerts.command(name="failed")
+@config_option
+def alerts_failed(config: str | None) -> None:
+    """List the dead-letter list: alerts that could not be delivered, with the reason."""
+    from workers.runtime import Runtime
+
+    rt = Runtime(common.load(config))
+    rows = rt.dead.all()
+    for r in rows:
+        p = r["payload"]
+        title = p.get("alert", {}).get("title", "") if r["kind"] == "alert" else p.get("url", "")
+        click.echo(f"{r['kind']}\t{p.get('sink', '-')}\t{r['reason']}\t{title!r}")
+    click.echo(f"{len(rows)} failed", err=True)
+
+
+@alerts.command(name="retry")
+@config_option
+def alerts_retry(config: str | None) -> None:
+    """Re-enqueue every failed alert (and quarantined article) for another try."""
+    s = common.load(config)  # first: importing the tasks builds the Celery app from MARSAD_CONFIG
+    from workers.app import app
+    from workers.config.env import broker_url
+    from workers.runtime import Runtime
+    from workers.tasks.alert import send_alert
+    from workers.tasks.article import process_article
+
+    app.conf.broker_url = s.redis_url or broker_url(s.path)
+    rt = Runtime(s)
+    rows = rt.dead.pop_all()
+    for r in rows:
+        if r["kind"] == "alert":
+            send_alert.delay(r["payload"]["alert"], r["payload"]["sink"])
+        else:
+            process_article.delay(r["payload"])
+    click.echo(f"re-enqueued {len(rows)}")
+
+
+@alerts.command(name="test")
+@click.argument("sink_id")
+@config_option
+def alerts_test(sink_id: str, config: str | None) -> None:
+    """Send a sample alert, built from a real article, to SINK_ID now (no ledger, no queue)."""
+    from workers.alerts.sample import sample_alert
+    from workers.alerts.sinks import build_sink
+
+    s = common.load(config)
+    if sink_id not in s.sinks:
+        why = s.unconfigured_sinks.get(sink_id, "unknown sink")
+        raise click.ClickException(f"sink {sink_id!r} cannot be used: {why}")
+    try:
+        build_sink(sink_id, s.sinks[sink_id]).send(sample_alert(s))
+    except MarsadError as exc:
+        raise click.ClickException(f"{sink_id}: {exc.reason}") from exc
+    click.echo(f"sent a sample alert to {sink_id}")

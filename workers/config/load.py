@@ -1,0 +1,189 @@
+"""Load and validate the user's configuration: every problem reported at once as `file: field: message`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from feeds.errors import InvalidInput
+from feeds.ingest import sources
+from feeds.models import FeedSource, Watch
+from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
+from feeds.query.load import load_watches
+from feeds.query.watchset import WatchSet
+from workers.alerts import sinks
+from workers.config.env import DEFAULT_CONFIG, expand_env, parse_duration
+from workers.config.models import FeedsFile, FetchConfig, MainConfig, OpsConfig, ScheduleConfig, SpikesConfig
+
+
+@dataclass
+class Settings:
+    """Everything a worker needs, validated: the compiled watches and the loaded gazetteer included."""
+
+    path: Path
+    redis_url: str | None
+    data_dir: Path
+    fetch: FetchConfig
+    schedule: ScheduleConfig
+    dedup_window_s: int
+    feeds: dict[str, FeedSource]
+    watches: list[Watch]
+    watchset: WatchSet
+    gazetteer: Gazetteer
+    sinks: dict[str, Any]  # id → validated SinkConfig
+    unconfigured_sinks: dict[str, str] = field(default_factory=dict)  # id → why
+    files: list[Path] = field(default_factory=list)  # every file read, for hot reload
+    spikes: SpikesConfig | None = None
+    ops: OpsConfig | None = None
+
+
+def _fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return f"{file}: {where or '(top)'}: {msg}"
+
+
+def _pyd_errors(file: Path, err: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[str]:
+    return [_fmt(file, prefix + tuple(e["loc"]), e["msg"]) for e in err.errors()]
+
+
+def _read_yaml(path: Path, env: Mapping[str, str], problems: list[str]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return expand_env(yaml.safe_load(fh), env)
+    except FileNotFoundError:
+        problems.append(f"{path}: (file): not found")
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: (file): not valid YAML: {exc}".replace("\n", " "))
+    return None
+
+
+def _paths(base: Path, value: str | list[str]) -> list[Path]:
+    return [(base / p).resolve() for p in ([value] if isinstance(value, str) else value)]
+
+
+def _yaml_files(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        out.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p])
+    return out
+
+
+def _sink(path: Path, sid: str, raw: Any, unconfigured: dict[str, str], problems: list[str]) -> Any:
+    """The validated config of one sink, None when it is not configured here (a required field left empty)."""
+    if not isinstance(raw, dict):
+        problems.append(_fmt(path, ("sinks", sid), f"expected a mapping with a type, got {type(raw).__name__}"))
+        return None
+    try:
+        kind = sinks.get(str(raw.get("type", "")))
+    except InvalidInput as exc:
+        problems.append(_fmt(path, ("sinks", sid, "type"), exc.reason))
+        return None
+    empty = [k for k in kind.required if k in raw and not raw[k]]
+    if empty:
+        unconfigured[sid] = f"{empty[0]} is empty (is its environment variable set?)"
+        return None
+    try:
+        return kind.config.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_pyd_errors(path, exc, ("sinks", sid)))
+        return None
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read marsad.yaml and every file it names; raise InvalidInput listing all problems."""
+    env = os.environ if env is None else env
+    path = Path(path or env.get("MARSAD_CONFIG") or DEFAULT_CONFIG).resolve()
+    problems: list[str] = []
+    raw = _read_yaml(path, env, problems)
+    if problems:
+        raise InvalidInput("\n".join(problems))
+    try:
+        main = MainConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        raise InvalidInput("\n".join(_pyd_errors(path, exc))) from None
+    base = path.parent
+    files = [path]
+
+    feeds: dict[str, FeedSource] = {}
+    for fpath in _yaml_files(_paths(base, main.feeds)):
+        files.append(fpath)
+        data = _read_yaml(fpath, env, problems)
+        if data is None:
+            continue
+        try:
+            parsed = FeedsFile.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(_pyd_errors(fpath, exc))
+            continue
+        for i, fc in enumerate(parsed.feeds):
+            try:
+                src = fc.source()
+            except ValueError as exc:
+                problems.append(_fmt(fpath, ("feeds", i, "interval"), str(exc)))
+                continue
+            if src.kind not in sources.names():
+                problems.append(_fmt(fpath, ("feeds", i, "kind"),
+                                     f"unknown source kind {src.kind!r} (known: {', '.join(sources.names())})"))
+            if src.id in feeds:
+                problems.append(_fmt(fpath, ("feeds", i, "id"), f"duplicate feed id {src.id!r}"))
+            feeds[src.id] = src
+
+    configured: dict[str, Any] = {}
+    unconfigured: dict[str, str] = {}
+    for sid, scfg in main.sinks.items():
+        valid = _sink(path, sid, scfg, unconfigured, problems)
+        if valid is not None:
+            configured[sid] = valid
+
+    gaz_paths = default_gazetteer_paths() + _paths(base, main.gazetteer)
+    files.extend(_yaml_files(gaz_paths))
+    gazetteer: Gazetteer | None = None
+    try:
+        gazetteer = load_gazetteer(gaz_paths)
+    except InvalidInput as exc:
+        problems.append(exc.reason)
+
+    watch_paths = _paths(base, main.watchlists)
+    files.extend(_yaml_files(watch_paths))
+    watches: list[Watch] = []
+    watchset: WatchSet | None = None
+    try:
+        watches = load_watches(watch_paths)
+    except InvalidInput as exc:
+        problems.append(exc.reason)
+    for w in watches:
+        for i, sid in enumerate(w.notify):
+            if sid not in main.sinks:
+                known = ", ".join(sorted(main.sinks)) or "none"
+                problems.append(f"{w.source}: watch {w.id}: notify[{i}]: unknown sink {sid!r} (known: {known})")
+    if gazetteer is not None:
+        try:
+            watchset = WatchSet.compile(watches, gazetteer.ids)
+        except InvalidInput as exc:
+            problems.append(exc.reason)
+    for name, block in (("spikes", main.spikes), ("ops", main.ops)):
+        if block is not None and block.sink not in main.sinks:
+            problems.append(_fmt(path, (name, "sink"), f"unknown sink {block.sink!r}"))
+    known_watches = {w.id for w in watches}
+    for i, wid in enumerate(main.spikes.watches if main.spikes else ()):
+        if wid not in known_watches:
+            problems.append(_fmt(path, ("spikes", "watches", i), f"unknown watch {wid!r}"))
+    try:
+        window = int(parse_duration(main.dedup_window))
+    except ValueError as exc:
+        problems.append(_fmt(path, ("dedup_window",), str(exc)))
+        window = 7 * 86400
+    if problems or gazetteer is None or watchset is None:
+        raise InvalidInput("\n".join(problems))
+    return Settings(
+        path=path, redis_url=main.redis_url, data_dir=(base / main.data_dir).resolve(), fetch=main.fetch,
+        schedule=main.schedule, dedup_window_s=window, feeds=feeds, watches=watches, watchset=watchset,
+        gazetteer=gazetteer, sinks=configured, unconfigured_sinks=unconfigured, files=files,
+        spikes=main.spikes, ops=main.ops,
+    )
