@@ -22,13 +22,27 @@ from feeds.ingest.netguard import deadline as shutdown_at
 
 __all__ = ["FetchPolicy", "FetchResult", "address_block_reason", "decode_html", "fetch"]
 
-try:  # brotli is optional: we only advertise "br" when we can decode it
+try:  # brotli is optional: we only advertise "br" when we can decode it with a bounded output
     import brotli  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
 
+
+def _bounded_brotli() -> bool:
+    """brotli ≥ 1.2 takes an output limit per call; older releases return a whole bomb at once (1.7 KB
+    became 2.2 GB of memory before the size cap could look), so "br" is advertised only with the limit."""
+    if brotli is None:
+        return False
+    try:
+        brotli.Decompressor().process(b"", output_buffer_limit=1)
+    except TypeError:
+        return False
+    return True
+
+
+BROTLI = _bounded_brotli()
 DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
-ACCEPT_ENCODING = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
+ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI else "gzip, deflate"
 CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
 
 
@@ -108,6 +122,27 @@ class _Zlib:
         return self.obj is not None and not self.obj.eof
 
 
+class _Brotli:
+    """brotli with a bounded output per step: at most `max_length` bytes come out of one call."""
+
+    def __init__(self) -> None:
+        self.obj: Any = brotli.Decompressor()
+        self.pending = False
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = bytes(self.obj.process(data, output_buffer_limit=max_length))
+        # Output left inside the decoder (it cannot take more input yet): the cap is already exceeded. The
+        # limit stops the buffer growing, so one step may overshoot by a block; cut it, the cap is passed.
+        self.pending = len(out) >= max_length and not self.obj.can_accept_more_data()
+        return out[:max_length]
+
+    def over(self) -> bool:
+        return self.pending
+
+    def truncated(self) -> bool:
+        return not self.obj.is_finished()
+
+
 class _Decoder:
     """Undo Content-Encoding layers with a bounded output per step (a gzip bomb stops at the cap)."""
 
@@ -117,24 +152,21 @@ class _Decoder:
         for name in reversed(names):
             if name in ("gzip", "x-gzip", "deflate"):
                 self.layers.append(_Zlib(gzip=name != "deflate"))
-            elif name == "br" and brotli is not None:
-                self.layers.append(brotli.Decompressor())
+            elif name == "br" and BROTLI:
+                self.layers.append(_Brotli())
             else:
                 raise Permanent(f"unsupported content encoding: {name[:20]}")
 
     def feed(self, data: bytes, limit: int) -> bytes:
         """Decoded bytes; returns more than `limit` bytes exactly when the output would exceed it."""
         for layer in self.layers:
-            if isinstance(layer, _Zlib):
-                data = layer.decompress(data, limit + 1)
-                if layer.over():  # more output pending than the cap allows
-                    return data + b"\0" * (limit + 1 - len(data) if len(data) <= limit else 0)
-            else:
-                data = layer.process(data)
+            data = layer.decompress(data, limit + 1)
+            if layer.over():  # more output pending than the cap allows
+                return data + b"\0" * (limit + 1 - len(data) if len(data) <= limit else 0)
         return data
 
     def truncated(self) -> bool:
-        return any(isinstance(layer, _Zlib) and layer.truncated() for layer in self.layers)
+        return any(layer.truncated() for layer in self.layers)
 
 
 def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modified: str | None = None,
@@ -284,6 +316,8 @@ def _read_body(resp: requests.Response, encoding: str, policy: FetchPolicy, dead
     except zlib.error as e:
         raise Permanent(f"bad {encoding} data: {e}") from e
     except Exception as e:  # urllib3/http.client errors while streaming: cut off, reset, or our deadline
+        if brotli is not None and isinstance(e, brotli.error):
+            raise Permanent(f"bad {encoding} data: {e}") from e
         if fired.is_set() or time.monotonic() >= deadline:
             raise Transient(timeout) from e
         raise Transient(f"connection broken: {_short(e)}") from e

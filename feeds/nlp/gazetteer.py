@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from feeds import yamlfile
 from feeds.errors import InvalidInput
 from feeds.models import MentionHow, MentionKind
 from feeds.nlp.arabic import TYPO_MIN_LEN, nisba_forms, normalize_words, typo_keys
@@ -137,9 +138,12 @@ class _Loader:
 
     def load_file(self, path: Path) -> None:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            self.problems.append(f"{path}: file: cannot read YAML: {exc}".replace("\n", " "))
+            data = yamlfile.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(f"{path}: file: cannot read: {exc}".replace("\n", " ")[:300])
+            return
+        except yaml.YAMLError as exc:
+            self.problems.append(f"{path}: file: not valid YAML: {yamlfile.describe(exc)}")
             return
         if data is None:
             return

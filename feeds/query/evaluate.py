@@ -127,16 +127,40 @@ def _phrase_hits(node: Node, doc: Doc) -> list[Hit]:
     return out
 
 
-def _gap(a: Hit, b: Hit) -> int | None:
-    """Words from one hit to the other (adjacent = 1); None when they overlap.
+class _Nearest:
+    """The hits of one side sorted two ways, so that for any hit the nearest non-overlapping one on each side
+    (and whether any overlaps it) is found by bisection: NEAR costs O((a + b) log b), not O(a × b), so a
+    long page cannot stall a worker (160 KB of text with a frequent word on each side took over a minute)."""
 
-    Overlapping hits are one occurrence, and one occurrence is not 'near' itself.
-    """
-    if a.last < b.first:
-        return b.first - a.last
-    if b.last < a.first:
-        return a.first - b.last
-    return None
+    def __init__(self, hits: tuple[Hit, ...]) -> None:
+        self.by_first = sorted(hits, key=lambda h: (h.first, h.last, h.spans))
+        self.firsts = [h.first for h in self.by_first]
+        self.by_last = sorted(hits, key=lambda h: (h.last, h.first, h.spans))
+        self.lasts = [h.last for h in self.by_last]
+        self.max_last: list[int] = []  # max(last) over by_first[: i + 1]
+        for h in self.by_first:
+            self.max_last.append(max(h.last, self.max_last[-1]) if self.max_last else h.last)
+
+    def overlaps(self, a: Hit) -> bool:
+        """Some hit shares a token with `a` (starts at or before its end and ends at or after its start)."""
+        j = bisect.bisect_right(self.firsts, a.last)
+        return j > 0 and self.max_last[j - 1] >= a.first
+
+    def nearest(self, a: Hit) -> tuple[int, Hit] | None:
+        """(gap, hit) of the closest non-overlapping hit; on a tie the earlier one, as a left-to-right scan."""
+        best: tuple[int, Hit] | None = None
+        k = bisect.bisect_left(self.lasts, a.first) - 1  # the latest end before `a` starts
+        if k >= 0:
+            first_of_equal = bisect.bisect_left(self.lasts, self.lasts[k])
+            left = self.by_last[first_of_equal]
+            best = (a.first - left.last, left)
+        j = bisect.bisect_right(self.firsts, a.last)  # the earliest start after `a` ends
+        if j < len(self.by_first):
+            right = self.by_first[j]
+            gap = right.first - a.last
+            if best is None or gap < best[0]:
+                best = (gap, right)
+        return best
 
 
 def _near(node: Node, doc: Doc, limit: int, trace: dict[int, Result] | None) -> Result:
@@ -147,23 +171,24 @@ def _near(node: Node, doc: Doc, limit: int, trace: dict[int, Result] | None) -> 
         rp = evaluate(pos, doc, limit, trace)
         if trace is not None:  # record the NOT node itself (document-wide value) for explanations
             evaluate(neg, doc, limit, trace)
-        banned = evaluate(neg.children[0], doc, limit, trace).hits
-        # "A NEAR/n NOT B": the occurrences of A with no B within n words of them.
-        hits = tuple(h for h in rp.hits
-                     if not any((g := _gap(h, b)) is None or g <= n for b in banned))
+        banned = _Nearest(evaluate(neg.children[0], doc, limit, trace).hits)
+        # "A NEAR/n NOT B": the occurrences of A with no B within n words of them (or on them).
+        kept = []
+        for h in rp.hits:
+            near = banned.nearest(h)
+            if not banned.overlaps(h) and (near is None or near[0] > n):
+                kept.append(h)
+        hits = tuple(kept)
         return Result(bool(hits), hits, node.weight * len(hits) if hits else 0.0)
     ra = evaluate(left, doc, limit, trace)
     rb = evaluate(right, doc, limit, trace)
     if not (ra.value and rb.value):
         return FALSE
+    others = _Nearest(rb.hits)
     pairs: list[Hit] = []
     for a in ra.hits:
-        best: tuple[int, Hit] | None = None
-        for b in rb.hits:
-            g = _gap(a, b)
-            if g is not None and g <= n and (best is None or g < best[0]):
-                best = (g, b)
-        if best is not None:
+        best = others.nearest(a)
+        if best is not None and best[0] <= n:
             b = best[1]
             pairs.append(Hit(min(a.first, b.first), max(a.last, b.last), tuple(sorted({*a.spans, *b.spans}))))
     hits = _dedup(pairs)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from feeds import yamlfile
 from feeds.errors import InvalidInput
 from feeds.models import SEVERITY_ORDER, Watch
 
@@ -33,7 +34,7 @@ def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
         return None
     wid = item.get("id")
     if not isinstance(wid, str) or not _ID_RE.match(wid):
-        problems.append(f"{where}: id: expected lowercase letters, digits, '-' or '_', got {wid!r}")
+        problems.append(f"{where}: id: expected lowercase letters, digits, '-' or '_', got {yamlfile.short(wid)}")
         return None
     where = f"{where} {wid}"
     before = len(problems)
@@ -42,28 +43,29 @@ def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
             problems.append(f"{where}: {key}: unknown field (known: {', '.join(_FIELDS)})")
     query = item.get("query")
     if not isinstance(query, str) or not query.strip():
-        problems.append(f"{where}: query: expected a non-empty string, got {query!r}")
+        problems.append(f"{where}: query: expected a non-empty string, got {yamlfile.short(query)}")
     name = item.get("name", wid)
     if not isinstance(name, str):
-        problems.append(f"{where}: name: expected a string, got {name!r}")
+        problems.append(f"{where}: name: expected a string, got {yamlfile.short(name)}")
     notify = item.get("notify", [])
     if isinstance(notify, str):
         notify = [notify]
     if not isinstance(notify, list) or not all(isinstance(s, str) for s in notify):
-        problems.append(f"{where}: notify: expected a list of sink ids, got {notify!r}")
+        problems.append(f"{where}: notify: expected a list of sink ids, got {yamlfile.short(notify)}")
     severity = item.get("severity", "medium")
     if severity not in SEVERITY_ORDER:
-        problems.append(f"{where}: severity: expected one of {', '.join(SEVERITY_ORDER)}, got {severity!r}")
+        problems.append(f"{where}: severity: expected one of {', '.join(SEVERITY_ORDER)}, "
+                        f"got {yamlfile.short(severity)}")
     follow_ups = item.get("follow_ups", False)
     if not isinstance(follow_ups, bool):
-        problems.append(f"{where}: follow_ups: expected true or false, got {follow_ups!r}")
+        problems.append(f"{where}: follow_ups: expected true or false, got {yamlfile.short(follow_ups)}")
     min_mentions = item.get("min_mentions", 1)
     if isinstance(min_mentions, bool) or not isinstance(min_mentions, int) or min_mentions < 1:
-        problems.append(f"{where}: min_mentions: expected a whole number ≥ 1, got {min_mentions!r}")
+        problems.append(f"{where}: min_mentions: expected a whole number ≥ 1, got {yamlfile.short(min_mentions)}")
     threshold = item.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
                                   or threshold <= 0):
-        problems.append(f"{where}: threshold: expected a positive number or null, got {threshold!r}")
+        problems.append(f"{where}: threshold: expected a positive number or null, got {yamlfile.short(threshold)}")
     if len(problems) > before:
         return None
     return Watch(id=wid, name=name, query=str(query), notify=tuple(notify), severity=severity,
@@ -78,14 +80,13 @@ def load_watches(paths: Sequence[Path]) -> list[Watch]:
     first_seen: dict[str, str] = {}
     for path in _yaml_files(paths):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamlfile.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             problems.append(f"{path}: file: cannot read: {exc.strerror or exc}")
             continue
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
-            problems.append(f"{path}: yaml: {at}{getattr(exc, 'problem', None) or exc}")
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            reason = yamlfile.describe(exc) if isinstance(exc, yaml.YAMLError) else f"not UTF-8: {exc.reason}"
+            problems.append(f"{path}: yaml: {reason}")
             continue
         if data is None:
             continue  # an empty file holds no watches

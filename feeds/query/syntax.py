@@ -17,6 +17,12 @@ _MIN_BARE = 3
 MIN_PREFIX = 2
 # NEAR distances beyond this are paragraphs apart, which is what AND is for.
 MAX_NEAR = 200
+# Nesting (parentheses, NOT chains, chained NEAR) deeper than this is no query a person writes; the parser,
+# the evaluator and the explanation recurse once per level, so the cap keeps a hostile file from ending a
+# worker or `marsad check` with a RecursionError.
+MAX_DEPTH = 50
+# A query longer than this is a file pasted into the wrong field.
+MAX_QUERY_CHARS = 20_000
 
 NodeKind = Literal["term", "phrase", "entity", "filter", "and", "or", "not", "near", "scope"]
 
@@ -104,6 +110,13 @@ class _Parser:
         self.text = text
         self.toks = _lex(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        """Enter one level (a group, a NOT, a NEAR link); fail past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"at most {MAX_DEPTH} levels of nesting")
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -131,11 +144,13 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
+        self.nest()
         start = self.peek().pos
         parts = [self.and_()]
         while self.peek().kind == "OR":
             self.take()
             parts.append(self.and_())
+        self.depth -= 1
         return parts[0] if len(parts) == 1 else Node("or", self.src(start), start + 1, tuple(parts))
 
     def and_(self) -> Node:
@@ -154,15 +169,21 @@ class _Parser:
 
     def unary(self) -> Node:
         if self.peek().kind == "NOT":
+            self.nest()
             start = self.take().pos
             child = self.unary()
+            self.depth -= 1
             return Node("not", self.src(start), start + 1, (child,))
         return self.near()
 
     def near(self) -> Node:
         start = self.peek().pos
         left = self.primary()
+        links = 0
         while self.peek().kind == "near":
+            links += 1
+            if links > MAX_DEPTH:  # a chain of NEARs nests to the left: a NEAR b NEAR c = (a NEAR b) NEAR c
+                raise self.fail(f"at most {MAX_DEPTH} NEARs in a row")
             tok = self.take()
             digits = tok.text[len("NEAR/"):]
             if not digits or not 1 <= int(digits) <= MAX_NEAR:
@@ -266,6 +287,10 @@ _EXAMPLES = {"region": "region:LY", "place": "place:idlib", "actor": "actor:haft
 
 def parse_query(text: str) -> Node:
     """Parse a watch query; raise QueryError with the 1-based column and what was expected there."""
+    if len(text) > MAX_QUERY_CHARS:
+        want = f"a query of at most {MAX_QUERY_CHARS:,} characters"
+        raise QueryError(f"column {MAX_QUERY_CHARS + 1}: expected {want}, got {len(text):,}", MAX_QUERY_CHARS + 1,
+                         want)
     return _Parser(text).parse()
 
 

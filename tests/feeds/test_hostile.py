@@ -234,6 +234,40 @@ def test_gzip_bomb_stops_at_the_decompressed_cap(base: str) -> None:
     assert time.monotonic() - t0 < 1.0
 
 
+def _brotli_bomb() -> bytes:
+    import brotli
+
+    c = brotli.Compressor(quality=9, lgwin=24)
+    zeros = b"\0" * 1_000_000
+    return b"".join(c.process(zeros) for _ in range(256)) + c.finish()  # 256 MB of zeros in ~10 KB
+
+
+BROTLI_BOMB: list[bytes] = []
+
+
+@route("/brotli-bomb")
+def _brotli_bomb_route(h: Any) -> None:
+    send(h, 200, BROTLI_BOMB[0], Content_Encoding="br", Content_Type="application/rss+xml")
+
+
+def test_brotli_decoder_never_returns_more_than_the_cap() -> None:
+    """The decoder layer itself: one step on a 256 MB bomb yields at most cap + 1 bytes, never the whole."""
+    pytest.importorskip("brotli")
+    from feeds.ingest.http import BROTLI, _Decoder
+
+    assert BROTLI, "the brotli installed lacks the bounded output (brotli >= 1.2): br must not be advertised"
+    BROTLI_BOMB.append(BROTLI_BOMB[0] if BROTLI_BOMB else _brotli_bomb())
+    assert len(BROTLI_BOMB[0]) < 20_000
+    out = _Decoder("br").feed(BROTLI_BOMB[0], 1_000_000)
+    assert 1_000_000 < len(out) <= 1_000_001
+
+
+def test_brotli_bomb_stops_at_the_decompressed_cap(base: str) -> None:
+    pytest.importorskip("brotli")
+    BROTLI_BOMB.append(BROTLI_BOMB[0] if BROTLI_BOMB else _brotli_bomb())
+    assert poll(base + "/brotli-bomb") == ("permanent", "too large: > 5 MB")
+
+
 @route("/gigabyte")
 def _gigabyte(h: Any) -> None:
     h.send_response(200)

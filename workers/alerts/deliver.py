@@ -27,7 +27,7 @@ class Delivery:
     outcome: DeliveryOutcome
 
 
-def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
+def deliver(rt: Runtime, alert: Alert, sink_id: str, owner: str = "") -> Delivery:
     """Claim (watch, story, sink), send, then mark sent: only a crash between send and mark can double."""
     sink = rt.sink(sink_id)
     if sink is None:
@@ -38,7 +38,7 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str) -> Delivery:
     if nothing_new(alert):
         return Delivery("already_sent")  # the same outlet again: nothing new to tell
     key = AlertKey(alert.watch_id, ledger_story(alert), sink_id)
-    state = rt.ledger.claim(key)
+    state = rt.ledger.claim(key, owner)
     if state == "sent":
         return Delivery("already_sent")
     if state == "busy":

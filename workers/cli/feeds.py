@@ -17,6 +17,7 @@ import click
 import yaml
 from pydantic import ValidationError
 
+from feeds import yamlfile
 from feeds.errors import InvalidInput, MarsadError
 from feeds.models import FeedSource
 from workers.cli.common import config_option
@@ -37,12 +38,13 @@ def _main_config(config: str | None) -> tuple[Path, Any]:
 
     path = Path(config or os.environ.get("MARSAD_CONFIG") or DEFAULT_CONFIG).resolve()
     try:
-        raw = expand_env(yaml.safe_load(path.read_text(encoding="utf-8")), os.environ)
+        raw = expand_env(yamlfile.loads(path.read_text(encoding="utf-8")), os.environ)
         return path, MainConfig.model_validate(raw or {})
     except FileNotFoundError:
         _fail(f"{path}: (file): not found")
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        _fail(f"{path}: (file): not valid YAML: {e}".replace("\n", " "))
+        _fail(f"{path}: (file): not valid YAML: "
+              + (yamlfile.describe(e) if isinstance(e, yaml.YAMLError) else "not UTF-8"))
     except ValidationError as e:
         _fail("\n".join(f"{path}: {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()))
 
@@ -62,7 +64,7 @@ def _read_feeds(file: Path) -> list[FeedSource]:
     if not file.exists():
         return []
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yamlfile.loads(file.read_text(encoding="utf-8"))
         if data is None:
             return []
         return [fc.source() for fc in FeedsFile.model_validate(data).feeds]
@@ -118,7 +120,7 @@ def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
     except InvalidInput:
         ok = False
     if not ok:
-        data = yaml.safe_load(text) or {}
+        data = yamlfile.loads(text) or {}
         data["feeds"] = list(data.get("feeds") or []) + [{"id": f.id, "url": f.url, "name": f.name} for f in feeds]
         candidate = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
     for f in feeds:  # the same validation as loading the config: a file we write always loads
@@ -135,7 +137,7 @@ def _parse(text: str) -> list[FeedSource]:
     from workers.config.models import FeedsFile
 
     try:
-        return [fc.source() for fc in FeedsFile.model_validate(yaml.safe_load(text)).feeds]
+        return [fc.source() for fc in FeedsFile.model_validate(yamlfile.loads(text)).feeds]
     except (yaml.YAMLError, ValidationError, ValueError) as e:
         raise InvalidInput(str(e)) from None
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BeforeValidator
 
+from feeds import yamlfile
+
 DEFAULT_CONFIG = Path("config/marsad.yaml")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -52,8 +54,8 @@ def config_path() -> Path:
 
 def _raw(path: Path | None) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load((path or config_path()).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        raw = yamlfile.loads((path or config_path()).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return raw if isinstance(raw, dict) else {}
 

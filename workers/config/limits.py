@@ -12,11 +12,13 @@ TASK_HARD_LIMIT_S = 180
 MAX_RETRY_COUNTDOWN_S = 300
 # A sink's own timeout (`timeout_s` in marsad.yaml) is capped so a send that hangs ends, and is reported,
 # before the task's soft limit.
-MAX_SINK_TIMEOUT_S = 120
+MAX_SINK_TIMEOUT_S = 60
 # An alert being sent holds its (watch, story, sink) claim this long. Longer than the task's hard limit:
 # while the task that claimed it can still be sending, no other task can claim it and send again. Shorter
-# than the visibility timeout: a task redelivered after its worker died finds the claim free.
-ALERT_CLAIM_TTL_S = 120
+# than the visibility timeout. The claim names the task that holds it: the same task redelivered after its
+# worker died (it cannot be running twice: the hard limit is below the visibility timeout) takes it back at
+# once instead of waiting for the claim to expire.
+ALERT_CLAIM_TTL_S = 240
 # Digests and notices hold their (sink, period) claim this long, for the same reason (they are sent from
 # beat's ticks, which are tasks too).
 SEND_CLAIM_TTL_S = 300
@@ -43,7 +45,9 @@ def check(relations: list[tuple[str, float, str, float]]) -> None:
 
 RELATIONS: list[tuple[str, float, str, float]] = [
     ("TASK_SOFT_LIMIT_S", TASK_SOFT_LIMIT_S, "TASK_HARD_LIMIT_S", TASK_HARD_LIMIT_S),
+    ("TASK_HARD_LIMIT_S", TASK_HARD_LIMIT_S, "ALERT_CLAIM_TTL_S", ALERT_CLAIM_TTL_S),
     ("ALERT_CLAIM_TTL_S", ALERT_CLAIM_TTL_S, "VISIBILITY_TIMEOUT_S", VISIBILITY_TIMEOUT_S),
+    ("MAX_SINK_TIMEOUT_S", MAX_SINK_TIMEOUT_S, "TASK_SOFT_LIMIT_S", TASK_SOFT_LIMIT_S),
     ("TASK_HARD_LIMIT_S", TASK_HARD_LIMIT_S, "SEND_CLAIM_TTL_S", SEND_CLAIM_TTL_S),
     ("SEND_CLAIM_TTL_S", SEND_CLAIM_TTL_S, "VISIBILITY_TIMEOUT_S", VISIBILITY_TIMEOUT_S),
     ("MAX_RETRY_COUNTDOWN_S", MAX_RETRY_COUNTDOWN_S, "VISIBILITY_TIMEOUT_S", VISIBILITY_TIMEOUT_S),

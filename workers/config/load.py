@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from feeds import yamlfile
 from feeds.errors import InvalidInput
 from feeds.ingest import sources
 from feeds.models import FeedSource, Watch
@@ -54,12 +55,15 @@ def _pyd_errors(file: Path, err: ValidationError, prefix: tuple[int | str, ...] 
 
 def _read_yaml(path: Path, env: Mapping[str, str], problems: list[str]) -> Any:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return expand_env(yaml.safe_load(fh), env)
+        return expand_env(yamlfile.loads(path.read_text(encoding="utf-8")), env)
     except FileNotFoundError:
         problems.append(f"{path}: (file): not found")
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: (file): not valid YAML: {exc}".replace("\n", " "))
+    except OSError as exc:
+        problems.append(f"{path}: (file): cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: (file): not valid YAML: not UTF-8 ({exc.reason})")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: (file): not valid YAML: {yamlfile.describe(exc)}")
     return None
 
 

@@ -31,12 +31,21 @@ class AlertLedger:
     def __init__(self, r: redis.Redis) -> None:
         self.r = r
 
-    def claim(self, key: AlertKey) -> LedgerState:
-        """'claimed' if this worker may send; 'sent' if already done; 'busy' if another is sending."""
+    def claim(self, key: AlertKey, owner: str = "") -> LedgerState:
+        """'claimed' if this task may send; 'sent' if already done; 'busy' if another task is sending.
+
+        `owner` is the task's id: a claim held by the same task id (the task redelivered after its worker
+        died mid-send) is taken back at once."""
         k = key.redis_key()
-        if self.r.set(k, "sending", nx=True, ex=ALERT_CLAIM_TTL_S):
+        mine = f"sending:{owner}".encode()
+        if self.r.set(k, mine, nx=True, ex=ALERT_CLAIM_TTL_S):
             return "claimed"
-        return "sent" if self.r.get(k) == b"sent" else "busy"
+        held = self.r.get(k)
+        if held == b"sent":
+            return "sent"
+        if owner and held == mine and self.r.set(k, mine, xx=True, ex=ALERT_CLAIM_TTL_S):
+            return "claimed"
+        return "busy"
 
     def mark_sent(self, key: AlertKey) -> None:
         self.r.set(key.redis_key(), "sent", ex=ALERT_SENT_TTL_S)
@@ -44,7 +53,8 @@ class AlertLedger:
     def release(self, key: AlertKey) -> None:
         """Give the claim back after a failed send, so a retry can claim it at once."""
         k = key.redis_key()
-        if self.r.get(k) == b"sending":
+        held = self.r.get(k)
+        if isinstance(held, bytes) and held.startswith(b"sending"):
             self.r.delete(k)
 
     def record_recent(self, entry: dict[str, Any], keep: int = 200) -> None:

@@ -19,7 +19,9 @@ def send_alert(self: Task, alert: dict[str, object], sink_id: str) -> None:
                                            story=alert.get("story_id"), attempt=self.request.retries + 1)
     rt = runtime()
     try:
-        deliver.record_delivery(rt, alert, sink_id, deliver.deliver(rt, Alert.from_dict(alert), sink_id).outcome)
+        # The task id names the send claim: this same task, redelivered after a crash, may take it back.
+        done = deliver.deliver(rt, Alert.from_dict(alert), sink_id, owner=str(self.request.id or ""))
+        deliver.record_delivery(rt, alert, sink_id, done.outcome)
     except RETRYABLE as exc:
         if self.request.retries >= MAX_RETRIES:
             deliver.record_delivery(rt, alert, sink_id, "dead_letter", getattr(exc, "reason", repr(exc)))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from feeds.models import Article, Classification, EntityHit, Mention
-from feeds.query.evaluate import Doc, evaluate
+from feeds.query.evaluate import Doc, Hit, evaluate
 from feeds.query.syntax import parse_query
 from tests.conftest import FIXTURES
 
@@ -160,3 +160,56 @@ def test_weights_sum_per_occurrence() -> None:
     art = Article(url="u", title="", text=S["libya"])
     res = evaluate(parse_query('ليبيا^3 OR "الأمم المتحدة"^2'), Doc(art, Classification()))
     assert res.score == 3 * 1 + 2 * 2  # ليبيا once, الأمم المتحدة twice
+
+
+def _brute_near(a_hits: list[Hit], b_hits: list[Hit], n: int) -> tuple[list[Hit], list[Hit]]:
+    """NEAR/n and NEAR/n NOT by comparing every pair (the definition; the evaluator must agree with it)."""
+    def gap(x: Hit, y: Hit) -> int | None:
+        if x.last < y.first:
+            return y.first - x.last
+        if y.last < x.first:
+            return x.first - y.last
+        return None
+
+    bs = sorted(b_hits, key=lambda h: (h.first, h.last, h.spans))
+    pairs, kept = [], []
+    for x in a_hits:
+        best: tuple[int, Hit] | None = None
+        for y in bs:
+            g = gap(x, y)
+            if g is not None and g <= n and (best is None or g < best[0]):
+                best = (g, y)
+        if best is not None:
+            y = best[1]
+            pairs.append(Hit(min(x.first, y.first), max(x.last, y.last), tuple(sorted({*x.spans, *y.spans}))))
+        if not any((g := gap(x, y)) is None or g <= n for y in bs):
+            kept.append(x)
+    return sorted(set(pairs), key=lambda h: (h.first, h.last, h.spans)), kept
+
+
+def test_near_by_bisection_agrees_with_every_pair_compared() -> None:
+    import random
+
+    from feeds.query import evaluate as ev
+
+    rng = random.Random(7)
+    for _ in range(400):
+        def hits(k: int) -> list[Hit]:
+            out = []
+            for _ in range(k):
+                first = rng.randrange(60)
+                last = first + rng.choice((0, 0, 0, 1, 2))
+                out.append(Hit(first, last, ((first * 10, last * 10 + 5),)))
+            return sorted(set(out), key=lambda h: (h.first, h.last, h.spans))
+        xs, ys, n = hits(rng.randrange(1, 12)), hits(rng.randrange(1, 12)), rng.randrange(1, 8)
+        want_pairs, want_kept = _brute_near(xs, ys, n)
+        nearest = ev._Nearest(tuple(ys))
+        got_pairs = []
+        for x in xs:
+            best = nearest.nearest(x)
+            if best is not None and best[0] <= n:
+                y = best[1]
+                got_pairs.append(Hit(min(x.first, y.first), max(x.last, y.last), tuple(sorted({*x.spans, *y.spans}))))
+        got_kept = [x for x in xs if not nearest.overlaps(x) and ((b := nearest.nearest(x)) is None or b[0] > n)]
+        assert sorted(set(got_pairs), key=lambda h: (h.first, h.last, h.spans)) == want_pairs
+        assert got_kept == want_kept
