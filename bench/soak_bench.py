@@ -101,7 +101,7 @@ def _floor_worker(config: str, feed_ids: list[str], barrier: Any, out: Any, log:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(fd, 2)
     os.dup2(fd, 1)
-    setup_logging("INFO", json=True)
+    setup_logging("INFO", "json")
     from workers.config.load import load_settings
     from workers.runtime import Runtime
 

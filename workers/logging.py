@@ -1,32 +1,90 @@
-"""structlog set-up: JSON lines for daemons, readable console output on a terminal."""
+"""Logging, all in one place: structlog events and the stdlib lines of Celery and kombu through one formatter,
+readable coloured key-value lines on a terminal, JSON lines elsewhere; Celery's per-task trace kept quiet."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
+LogFormat = Literal["auto", "console", "json"]
+# Celery's own INFO lines that repeat for every task ("Task … received", "… succeeded in 0.0008s") or every
+# beat tick ("Scheduler: Sending due task"): the outcome lines of Marsad say the same once, with the why.
+# They show at WARNING unless the level asked for is DEBUG.
+QUIET = ("celery.app.trace", "celery.worker.strategy", "celery.beat", "celery.worker.consumer.mingle",
+         "celery.worker.consumer.gossip")
+_state: dict[str, Any] = {"configured": False}
 
-def setup_logging(level: str = "INFO", json: bool | None = None) -> None:
-    """Configure structlog and stdlib logging once per process; contextvars carry task/feed/url."""
-    use_json = (not sys.stderr.isatty()) if json is None else json
+
+def wants_json(fmt: str, stream: Any = None) -> bool:
+    """`auto` is JSON unless the stream is a terminal."""
+    if fmt == "json":
+        return True
+    if fmt == "console":
+        return False
+    return not (stream or sys.stderr).isatty()
+
+
+def setup_logging(level: str | None = None, fmt: str | None = None, stream: Any = None) -> None:
+    """Configure structlog and the stdlib root logger (once per process; `reset_logging` undoes it).
+
+    level: MARSAD_LOG_LEVEL or INFO; fmt: auto | console | json (MARSAD_LOG_FORMAT or auto)."""
+    level = (level or os.environ.get("MARSAD_LOG_LEVEL") or "INFO").upper()
+    fmt = fmt or os.environ.get("MARSAD_LOG_FORMAT") or "auto"
+    stream = stream or sys.stderr
+    use_json = wants_json(fmt, stream)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if use_json \
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],  # Celery's and kombu's own lines
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    logging.captureWarnings(True)  # Celery's SecurityWarning and the like become log lines, not stray text
+    for name in QUIET:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
+    os.environ["MARSAD_LOG_FORMAT"] = fmt  # child processes (the worker of `marsad up`) log the same way
+    _state["configured"] = True
+
+
+def keep_for_celery() -> None:
+    """Celery's worker and beat configure logging themselves unless a `setup_logging` receiver exists: connect
+    one that keeps ours, and give billiard's pool logger (which does not propagate) our handler too."""
+    from celery.signals import setup_logging as celery_setup_logging
+
+    def keep(**_: Any) -> None:
+        root = logging.getLogger()
+        pool = logging.getLogger("multiprocessing")
+        pool.handlers = list(root.handlers)
+        pool.setLevel(logging.WARNING)  # "Process … exited" and the like; its INFO chatter is Celery's
+
+    celery_setup_logging.connect(keep, weak=False)
+
+
+def reset_logging() -> None:
+    """Back to the defaults (tests)."""
+    structlog.reset_defaults()
+    logging.getLogger().handlers = []
+    _state["configured"] = False
 
 
 def get_logger(name: str = "marsad") -> Any:

@@ -1,0 +1,48 @@
+"""One log stream: structlog events and Celery's stdlib lines through one formatter; Celery's trace quiet."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from workers.logging import QUIET, get_logger, reset_logging, setup_logging, wants_json
+
+
+@pytest.fixture
+def stderr() -> Iterator[io.StringIO]:
+    yield io.StringIO()
+    reset_logging()
+
+
+def test_json_lines_hold_our_events_and_celerys_own_lines(stderr: io.StringIO) -> None:
+    setup_logging("INFO", "json", stderr)
+    get_logger("marsad.flows").info("feed_polled", feed="f1", status="ok")
+    logging.getLogger("celery.worker.consumer.connection").info("Connected to redis://x")
+    logging.getLogger("celery.app.trace").info("Task marsad.tick[1] succeeded in 0.0008s: 0")  # quiet
+    logging.getLogger("celery.app.trace").error("Task marsad.tick[1] raised")
+    rows = [json.loads(line) for line in stderr.getvalue().splitlines()]
+    assert [r["event"] for r in rows] == ["feed_polled", "Connected to redis://x", "Task marsad.tick[1] raised"]
+    assert rows[0]["feed"] == "f1" and rows[0]["level"] == "info" and rows[0]["logger"] == "marsad.flows"
+    assert rows[2]["level"] == "error" and "timestamp" in rows[2]
+
+
+def test_console_lines_are_key_value_not_json(stderr: io.StringIO) -> None:
+    setup_logging("INFO", "console", stderr)
+    get_logger("marsad.flows").warning("feed_polled", feed="f1", status="failed")
+    line = stderr.getvalue().strip()
+    assert "feed_polled" in line and "feed=f1" in line and "status=failed" in line and not line.startswith("{")
+
+
+def test_debug_shows_celerys_trace_again(stderr: io.StringIO) -> None:
+    setup_logging("DEBUG", "json", stderr)
+    assert all(logging.getLogger(n).level == logging.DEBUG for n in QUIET)
+    setup_logging("INFO", "json", stderr)
+    assert all(logging.getLogger(n).level == logging.WARNING for n in QUIET)
+
+
+def test_auto_is_json_off_a_terminal() -> None:
+    assert wants_json("auto", io.StringIO()) and wants_json("json") and not wants_json("console")
