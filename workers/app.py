@@ -3,9 +3,13 @@ themselves, and how they relate, are in workers/config/limits.py)."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.schedules import schedule
 from kombu.entity import Queue
 
 from workers.config.env import broker_url, schedule_value
@@ -16,7 +20,56 @@ from workers.config.limits import (
     TASK_SOFT_LIMIT_S,
     VISIBILITY_TIMEOUT_S,
 )
+from workers.stores import connect
 from workers.stores.keys import QUEUES
+
+# How often beat looks for due feeds when marsad.yaml says nothing (schedule.tick_s).
+DEFAULT_TICK_S = 15.0
+BROKER_OPTIONS: dict[str, Any] = {
+    "visibility_timeout": VISIBILITY_TIMEOUT_S,
+    # kombu's default sweep runs every 10 s × throttle 10; scan each time so redelivery takes seconds.
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+    # kombu sets no socket timeouts by default: a dead connection would hang a publish forever.
+    "socket_timeout": 15,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 10,
+    "retry_on_timeout": True,
+}
+
+
+class ConfigTick(schedule):  # type: ignore[misc]
+    """Beat's feed tick every `schedule.tick_s` of marsad.yaml, read again every `reread_s`, so a changed tick_s
+    takes effect without a restart, like every other setting (beat builds its schedule only once)."""
+
+    def __init__(self, path: str | None = None, reread_s: float = 30.0, **kw: Any) -> None:
+        self.path = path
+        self.reread_s = reread_s
+        self._every = self._read()
+        self._read_at = time.monotonic()
+        super().__init__(run_every=self._every, **kw)
+
+    def _read(self) -> float:
+        value = float(schedule_value("tick_s", DEFAULT_TICK_S, Path(self.path) if self.path else None))
+        return value if value > 0 else DEFAULT_TICK_S
+
+    @property
+    def run_every(self) -> timedelta:
+        if time.monotonic() - self._read_at >= self.reread_s:
+            self._every, self._read_at = self._read(), time.monotonic()
+        return timedelta(seconds=self._every)
+
+    @run_every.setter
+    def run_every(self, _value: Any) -> None:
+        pass  # the file is the source; celery's constructor assigns it once
+
+    def __reduce__(self) -> tuple[Any, ...]:  # beat pickles its schedule into celerybeat-schedule
+        return self.__class__, (self.path, self.reread_s)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigTick) and other.path == self.path
+
+    __hash__ = schedule.__hash__
 
 
 def celery_config(url: str, tick_s: float) -> dict[str, Any]:
@@ -49,23 +102,14 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
         "task_time_limit": TASK_HARD_LIMIT_S,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # keep trying while Redis is down, never exit
-        "broker_transport_options": {
-            "visibility_timeout": VISIBILITY_TIMEOUT_S,
-            # kombu's default sweep runs every 10 s × throttle 10; scan each time so redelivery takes seconds.
-            "unacked_restore_interval": 5,
-            "unacked_restore_throttle": 1,
-            # kombu sets no socket timeouts by default: a dead connection would hang a publish forever.
-            "socket_timeout": 15,
-            "socket_connect_timeout": 5,
-            "health_check_interval": 10,
-            "retry_on_timeout": True,
-        },
+        "broker_transport_options": dict(BROKER_OPTIONS),
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
+        "worker_send_task_events": False,  # `marsad worker --events` turns them on (Flower)
+        "task_send_sent_event": True,  # with events on, Flower also sees tasks waiting in the queues
         "beat_schedule": {
             "marsad-tick": {
                 "task": "marsad.tick",
-                "schedule": tick_s,
+                "schedule": ConfigTick(),
                 # A tick that waited longer than its period is stale: the next one does its work.
                 "options": {"queue": "poll", "expires": max(1.0, tick_s)},
             },
@@ -79,4 +123,14 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
 
 app = Celery("marsad", include=["workers.tasks.poll", "workers.tasks.article", "workers.tasks.alert",
                                       "workers.tasks.digest"])
-app.conf.update(celery_config(broker_url(), float(schedule_value("tick_s", 15.0))))
+
+
+def use_redis(url: str) -> None:
+    """Point the app at this redis_url (TCP, unix socket or Sentinel) as its broker."""
+    broker, options = connect.broker(url)
+    app.conf.broker_url = broker
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options, **options}
+
+
+app.conf.update(celery_config(broker_url(), float(schedule_value("tick_s", DEFAULT_TICK_S))))
+use_redis(broker_url())

@@ -52,8 +52,11 @@ def poll_feed(rt: Runtime, feed: FeedSource, enqueue: Callable[[Entry], None]) -
     rt.feed_state.incr(feed.id, "polls_" + result.status)
     rt.redis.set(due_key(feed.id), "1", px=max(1000, int(interval * 1000)))
     metrics.incr(rt.redis, "marsad_feeds_polled_total", status=result.status)
-    log.info("feed_polled", feed=feed.id, status=result.status, new=len(fresh), entries=len(result.entries),
-             error=result.error, next_poll_s=round(interval), duration_ms=round((time.monotonic() - t0) * 1000))
+    rt.settle()  # the claims and the enqueued article tasks are on the replicas before this poll is acked
+    # A failed poll is a warning: on a console of routine lines it is the one to see.
+    emit = log.warning if result.status == "failed" else log.info
+    emit("feed_polled", feed=feed.id, status=result.status, new=len(fresh), entries=len(result.entries),
+         error=result.error, next_poll_s=round(interval), duration_ms=round((time.monotonic() - t0) * 1000))
     return result
 
 
@@ -82,6 +85,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
         count_match(rt.redis, m.watch_id, entry.feed_id, time.time(), article_id=result.article_id or None)
+    rt.settle()  # the story and the enqueued alert tasks are on the replicas before this article is acked
     c = result.classification
     log.info("article_processed", url=entry.url, article=result.article_id or None, feed=entry.feed_id,
              outcome=result.outcome,

@@ -18,25 +18,21 @@ from feeds.ingest.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
 from feeds.nlp.classify import Classifier
 from workers.alerts.sinks import Sink, build_sink
-from workers.config.env import broker_url
 from workers.config.load import Settings, load_settings
 from workers.fetch.politeness import polite
 from workers.fetch.robots import RobotsCache, page_fetcher
 from workers.logging import get_logger
+from workers.stores import connect
 from workers.stores.claims import Attempts, Locks, SeenStore
 from workers.stores.feedstate import FeedStateStore
 from workers.stores.ledger import AlertLedger, DeadLetters
 from workers.stores.stories import RedisStoryStore
 
 log = get_logger("marsad.runtime")
+# After a WAIT that fewer replicas answered, this long without waiting before the next try.
+REPLICA_RECHECK_S = 30.0
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-
-
-def redis_client(url: str) -> redis.Redis:
-    # Timeouts so a vanished Redis fails a call (and the task retries) instead of hanging it.
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                health_check_interval=30, retry_on_timeout=True)
 
 
 def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -56,7 +52,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.settings = settings
-        self.redis = client or redis_client(settings.redis_url or broker_url(settings.path))
+        self.redis = client or connect.client(settings.redis_url)
         self.classifier = Classifier(settings.gazetteer)
         self.watches: dict[str, Watch] = {w.id: w for w in settings.watches}
         self.seen = SeenStore(self.redis)
@@ -67,6 +63,7 @@ class Runtime:
         self.attempts = Attempts(self.redis)
         self.stories = RedisStoryStore(self.redis, window_s=settings.dedup_window_s)
         self._sinks: dict[str, Sink] = {}
+        self._unreplicated_until = 0.0
         cfg = settings.fetch
         policy = cfg.policy()
         # A slot lives a little longer than the request deadline, so a crashed worker's slot frees itself.
@@ -76,6 +73,21 @@ class Runtime:
         self.fetch_page: Callable[..., FetchResult] = limits(
             partial(fetch, policy=policy, accept=PAGE_ACCEPT), self.redis, "page")
         self.robots = RobotsCache(self.redis, self.fetch_page, policy.user_agent)
+
+    def settle(self) -> None:
+        """Before a task is acknowledged: its writes on the replicas (with Sentinel; a no-op otherwise).
+
+        When the replicas are not there (after a failover the promoted master has none until the old one
+        comes back), WAIT would cost its whole timeout on every unit of work; so after a short answer this
+        process stops waiting for REPLICA_RECHECK_S, says so once, and then tries again."""
+        wanted = self.settings.wait_replicas
+        if wanted <= 0 or time.monotonic() < self._unreplicated_until:
+            return
+        got = connect.settle(self.redis, wanted)
+        if got < wanted:
+            self._unreplicated_until = time.monotonic() + REPLICA_RECHECK_S
+            log.warning("redis_replicas_missing", wanted=wanted, acknowledged=got,
+                        retry_in_s=REPLICA_RECHECK_S, risk="a failover now could lose the last writes")
 
     def feed_fetch(self, feed: FeedSource) -> Callable[..., FetchResult]:
         """The poll of one feed: host politeness, and the Accept header of its source kind."""
@@ -135,6 +147,12 @@ class _Holder:
         self.rt = Runtime(settings, client=current.redis)
         log.info("config_reloaded", feeds=len(settings.feeds), watches=len(settings.watches))
 
+    def preload(self, settings: Settings) -> None:
+        with self.lock:
+            self.rt = Runtime(settings)
+            self.sig = _signature(settings.files)
+            self.checked = time.monotonic()
+
     def reset(self) -> None:
         with self.lock:
             self.rt = None
@@ -145,6 +163,14 @@ _holder = _Holder()
 
 def runtime() -> Runtime:
     return _holder.get()
+
+
+def preload(settings: Settings) -> None:
+    """Build the runtime in the worker's main process, before the pool forks: every pool process starts
+    with the config the worker validated (a process that first builds it after the config was broken by an
+    edit would otherwise fail its tasks instead of keeping the last good one), and the gazetteer and
+    classifier are shared copy-on-write instead of loaded once per process."""
+    _holder.preload(settings)
 
 
 def reset_runtime() -> None:

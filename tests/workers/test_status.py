@@ -41,7 +41,7 @@ def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_l
     worker("stuck@h", ["poll"], now - 1000, [now - 400, now], finished=now - 900)  # work waits since now-400
     worker("dead@h", ["poll"], now - 9999, [now - 9000], finished=None)
     FeedStateStore(redis_client).update("f0", last_poll=now, last_error="[bold red]pwned[/bold red]", failures=1)
-    data = collect(settings)
+    data = collect(settings, redis_client)
     states = {w["worker"]: w["state"] for w in data["workers"]}
     assert states == {"busy@h": "ok", "idle@h": "idle", "stuck@h": "stale", "dead@h": "gone"}
     assert data["queues"]["poll"] == 1

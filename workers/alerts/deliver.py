@@ -15,7 +15,7 @@ from workers.alerts.health import record_sink_result
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores import metrics
-from workers.stores.ledger import AlertKey
+from workers.stores.ledger import AlertKey, SentParts
 
 log = get_logger("marsad.flows")
 
@@ -50,11 +50,12 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str, owner: str = "") -> Deliver
         rt.ledger.release(key)  # held until quiet hours end; the digest tick re-enqueues it
         return Delivery("held")
     try:
-        sink.send(alert)
+        sink.send(alert, SentParts(rt.redis, key))
     except (Transient, Permanent):
         rt.ledger.release(key)
         raise
     rt.ledger.mark_sent(key)
+    rt.settle()  # a "sent" mark lost in a failover would send the alert again
     if alert.published:
         try:
             age = time.time() - datetime.fromisoformat(alert.published).timestamp()

@@ -1,4 +1,5 @@
-"""What every `marsad` command shares: the --config option, and loading the settings or exiting with the problems."""
+"""What every `marsad` command shares: the --config option, loading the settings or exiting with the problems,
+logging set up once, and Redis required or a clear "not running" message."""
 
 from __future__ import annotations
 
@@ -13,18 +14,42 @@ from feeds.errors import InvalidInput
 
 CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
 config_option = click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+_chosen: dict[str, bool] = {"format": False}
+
+
+def start_logging(log_format: str | None) -> None:
+    """Logging before anything else runs; the flag (or $MARSAD_LOG_FORMAT) wins over the config's log_format."""
+    from workers.logging import setup_logging
+
+    _chosen["format"] = bool(log_format or os.environ.get("MARSAD_LOG_FORMAT"))
+    setup_logging(fmt=log_format)
 
 
 def load(config: str | None) -> Any:
     """The settings of `config` (also exported as MARSAD_CONFIG for the Celery app and child processes);
     on invalid config, every problem as `file: field: message` on stderr and exit status 1."""
     from workers.config.load import load_settings
+    from workers.logging import setup_logging
 
     if config:
         os.environ["MARSAD_CONFIG"] = str(Path(config).resolve())
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except InvalidInput as exc:
         for line in exc.reason.splitlines():
             click.echo(line, err=True)
+        sys.exit(1)
+    if not _chosen["format"] and settings.log_format != "auto":
+        setup_logging(fmt=settings.log_format)
+    return settings
+
+
+def require_redis(settings: Any) -> Any:
+    """A Redis client that answered, or the reason on stderr and exit status 1 (never a traceback)."""
+    from workers.stores import connect
+
+    try:
+        return connect.require(settings.redis_url, settings.embedded)
+    except connect.NotRunning as exc:
+        click.echo(exc.message, err=True)
         sys.exit(1)

@@ -108,10 +108,14 @@ def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool,
     if redis_url:
         from feeds.dedup.fingerprint import sketch, text_fingerprint
         from feeds.pipeline import article_id
-        from workers.runtime import redis_client
+        from workers.stores import connect
         from workers.stores.stories import RedisStoryStore
 
-        st = RedisStoryStore(redis_client(redis_url), window_s=s.dedup_window_s)
+        try:
+            client = connect.require(redis_url)
+        except connect.NotRunning as exc:
+            raise click.ClickException(exc.message) from exc
+        st = RedisStoryStore(client, window_s=s.dedup_window_s)
         a = st.assign(article_id(art.url or source), "cli", text_fingerprint(art.document),
                       sketch(art.document), time.time())
         res |= {"story_id": a.story_id, "duplicate_of": a.duplicate_of}

@@ -28,9 +28,6 @@ def render(data: dict[str, Any], console: Any = None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    if data["redis"] != "ok":
-        console.print(f"[red]Redis {data['redis']}[/red]")
-        return
     now = data["now"]
     t = Table(title="Feeds")
     for col in ("feed", "state", "last poll", "last success", "new", "items/day", "304s", "next poll", "last error"):
@@ -67,7 +64,7 @@ def status(config: str | None, as_json: bool) -> None:
     from workers.status import collect
 
     s = common.load(config)
-    data = collect(s)
+    data = collect(s, common.require_redis(s))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
@@ -83,10 +80,9 @@ def alerts() -> None:
 @config_option
 def alerts_failed(config: str | None) -> None:
     """List the dead-letter list: alerts that could not be delivered, with the reason."""
-    from workers.runtime import Runtime
+    from workers.stores.ledger import DeadLetters
 
-    rt = Runtime(common.load(config))
-    rows = rt.dead.all()
+    rows = DeadLetters(common.require_redis(common.load(config))).all()
     for r in rows:
         p = r["payload"]
         title = p.get("alert", {}).get("title", "") if r["kind"] == "alert" else p.get("url", "")
@@ -99,15 +95,14 @@ def alerts_failed(config: str | None) -> None:
 def alerts_retry(config: str | None) -> None:
     """Re-enqueue every failed alert (and quarantined article) for another try."""
     s = common.load(config)  # first: importing the tasks builds the Celery app from MARSAD_CONFIG
-    from workers.app import app
-    from workers.config.env import broker_url
-    from workers.runtime import Runtime
+    client = common.require_redis(s)
+    from workers.app import use_redis
+    from workers.stores.ledger import DeadLetters
     from workers.tasks.alert import send_alert
     from workers.tasks.article import process_article
 
-    app.conf.broker_url = s.redis_url or broker_url(s.path)
-    rt = Runtime(s)
-    rows = rt.dead.pop_all()
+    use_redis(s.redis_url)
+    rows = DeadLetters(client).pop_all()
     for r in rows:
         if r["kind"] == "alert":
             send_alert.delay(r["payload"]["alert"], r["payload"]["sink"])

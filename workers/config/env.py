@@ -14,6 +14,7 @@ from pydantic import BeforeValidator
 from feeds import yamlfile
 
 DEFAULT_CONFIG = Path("config/marsad.yaml")
+DEFAULT_DATA_DIR = "../var"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -60,13 +61,26 @@ def _raw(path: Path | None) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+def embedded_url(data_dir: Path) -> str:
+    """Where `marsad up` puts its embedded Redis: a unix socket in data_dir (no TCP port at all)."""
+    return f"unix://{data_dir / 'redis' / 'redis.sock'}"
+
+
+def data_dir(path: Path, raw: dict[str, Any], env: Mapping[str, str]) -> Path:
+    return (path.parent / str(expand_env(raw.get("data_dir"), env) or DEFAULT_DATA_DIR)).resolve()
+
+
+def configured_redis_url(raw: dict[str, Any], env: Mapping[str, str]) -> str | None:
+    """MARSAD_REDIS_URL wins (`marsad up` sets it for its worker), then the config's redis_url; None: embedded."""
+    return env.get("MARSAD_REDIS_URL") or str(expand_env(raw.get("redis_url"), env) or "") or None
+
+
 def broker_url(path: Path | None = None) -> str:
-    """MARSAD_REDIS_URL (set by `marsad up` for the embedded server) wins, then the config's redis_url.
-    Read before the config is validated: the Celery app is built at import (`marsad check` validates)."""
-    url = os.environ.get("MARSAD_REDIS_URL")
-    if url:
-        return url
-    return str(expand_env(_raw(path).get("redis_url"), os.environ) or "redis://127.0.0.1:6379/0")
+    """The Redis every command uses, read before the config is validated (the Celery app is built at import;
+    `marsad check` validates): the configured one, else the embedded one's socket in data_dir."""
+    path = path or config_path()
+    raw = _raw(path)
+    return configured_redis_url(raw, os.environ) or embedded_url(data_dir(path, raw, os.environ))
 
 
 def schedule_value(key: str, default: Any, path: Path | None = None) -> Any:

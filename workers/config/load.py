@@ -19,8 +19,9 @@ from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazette
 from feeds.query.load import load_watches
 from feeds.query.watchset import WatchSet
 from workers.alerts import sinks
-from workers.config.env import DEFAULT_CONFIG, expand_env, parse_duration
+from workers.config.env import DEFAULT_CONFIG, configured_redis_url, embedded_url, expand_env, parse_duration
 from workers.config.models import FeedsFile, FetchConfig, MainConfig, OpsConfig, ScheduleConfig, SpikesConfig
+from workers.stores import connect
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Settings:
     """Everything a worker needs, validated: the compiled watches and the loaded gazetteer included."""
 
     path: Path
-    redis_url: str | None
+    redis_url: str  # the Redis every process uses (configured, or the embedded one's socket)
     data_dir: Path
     fetch: FetchConfig
     schedule: ScheduleConfig
@@ -42,6 +43,9 @@ class Settings:
     files: list[Path] = field(default_factory=list)  # every file read, for hot reload
     spikes: SpikesConfig | None = None
     ops: OpsConfig | None = None
+    embedded: bool = False  # no redis_url: `marsad up` runs Redis itself, on a socket in data_dir
+    wait_replicas: int = 0  # replicas a unit of work's writes must reach before its task is acknowledged
+    log_format: str = "auto"
 
 
 def _fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
@@ -185,9 +189,17 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         window = 7 * 86400
     if problems or gazetteer is None or watchset is None:
         raise InvalidInput("\n".join(problems))
+    data_dir = (base / main.data_dir).resolve()
+    given_url = configured_redis_url({"redis_url": main.redis_url}, env)
+    redis_url = given_url or embedded_url(data_dir)
+    try:
+        connect.parse(redis_url)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc.reason}") from None
     return Settings(
-        path=path, redis_url=main.redis_url, data_dir=(base / main.data_dir).resolve(), fetch=main.fetch,
+        path=path, redis_url=redis_url, embedded=given_url is None, data_dir=data_dir, fetch=main.fetch,
         schedule=main.schedule, dedup_window_s=window, feeds=feeds, watches=watches, watchset=watchset,
         gazetteer=gazetteer, sinks=configured, unconfigured_sinks=unconfigured, files=files,
-        spikes=main.spikes, ops=main.ops,
+        spikes=main.spikes, ops=main.ops, log_format=main.log_format,
+        wait_replicas=connect.replicas_to_wait_for(redis_url, main.redis_wait_replicas),
     )

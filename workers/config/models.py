@@ -3,7 +3,7 @@ beside their senders (workers/alerts/sinks/), routing ones in workers/config/rou
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -74,6 +74,11 @@ class MainConfig(BaseModel):
     dedup_window: str | int = "7d"
     spikes: SpikesConfig | None = None
     ops: OpsConfig | None = None
+    # Replicas every unit of work's writes must reach before its task is acknowledged (Redis WAIT); unset:
+    # 1 behind Sentinel, 0 for a single Redis. See docs/deploy.md, "Redis high availability".
+    redis_wait_replicas: int | None = Field(default=None, ge=0)
+    # auto: readable coloured lines on a terminal, JSON lines otherwise (files, journald, containers).
+    log_format: Literal["auto", "console", "json"] = "auto"
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -109,13 +109,13 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
     """Start the watchdog and announce the worker at once, before it has finished any task."""
     global _dog
     from workers.config.env import broker_url, schedule_value
-    from workers.runtime import redis_client
+    from workers.stores import connect
 
     try:
         queues = sorted(sender.app.amqp.queues.consume_from)
         concurrency = int(getattr(sender.controller, "concurrency", 1) or 1)
         stall = liveness.stall_after_s(float(schedule_value("tick_s", 15.0)), schedule_value("stall_after_s", None))
-        _dog = Watchdog(redis_client(broker_url()), str(sender.hostname), queues, concurrency, stall)
+        _dog = Watchdog(connect.client(broker_url()), str(sender.hostname), queues, concurrency, stall)
         _dog.beat(time.time())
         log.info("worker_watchdog_started", worker=_dog.worker, queues=queues, stall_after_s=stall)
     except Exception as exc:  # the watchdog must never keep a worker from running
