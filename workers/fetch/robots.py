@@ -1,4 +1,5 @@
-"""robots.txt per origin, fetched once through the safe and polite fetch and shared by all workers in Redis."""
+"""robots.txt per origin (Google's reading, via Protego), fetched once through the safe and polite fetch and
+shared by all workers in Redis."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
 
 import redis
+from protego import Protego
 
 from feeds.errors import HostBusy, Permanent, Transient
 from feeds.ingest.http import FetchResult
@@ -47,7 +48,7 @@ class RobotsCache:
         self.ttl_s = ttl_s
         self.fail_ttl_s = fail_ttl_s
         self.local_ttl_s = local_ttl_s
-        self._local: dict[str, tuple[float, RobotFileParser | str]] = {}
+        self._local: dict[str, tuple[float, Protego | str]] = {}
         self._lock = threading.Lock()
 
     def allowed(self, url: str) -> bool:
@@ -57,9 +58,9 @@ class RobotsCache:
         rules = self._rules(origin)
         if isinstance(rules, str):
             raise Transient(f"robots.txt unreachable: {rules}")
-        return rules.can_fetch(self.user_agent, url)
+        return bool(rules.can_fetch(url, self.user_agent))
 
-    def _rules(self, origin: str) -> RobotFileParser | str:
+    def _rules(self, origin: str) -> Protego | str:
         now = time.monotonic()
         with self._lock:
             hit = self._local.get(origin)
@@ -111,14 +112,15 @@ class RobotsCache:
         return b"B" + res.body[:ROBOTS_MAX_BYTES], self.ttl_s
 
 
-def _decode(raw: bytes) -> RobotFileParser | str:
+def _decode(raw: bytes) -> Protego | str:
     """Cached value → parsed rules, or the reason the robots.txt could not be read (a str)."""
     kind, data = raw[:1], raw[1:]  # "A" (4xx) carries no rules: an empty robots.txt allows everything
     if kind == b"E":
         return data.decode("utf-8", "replace")
-    parser = RobotFileParser()
-    parser.parse(data.decode("utf-8", "replace").splitlines())
-    return parser
+    # Protego (Scrapy's parser) reads robots.txt as Google does: wildcards (`Disallow: /*.pdf$`) and the
+    # longest matching rule winning (a longer `Allow:` inside a disallowed folder); urllib.robotparser does
+    # neither and takes the first rule that matches.
+    return Protego.parse(data.decode("utf-8", "replace"))
 
 
 def robots_checked(fetch_fn: Callable[..., R], robots: RobotsCache) -> Callable[..., R]:

@@ -88,3 +88,18 @@ class DeadLetters:
         pipe.delete(DEAD_LETTERS)
         rows, _ = pipe.execute()
         return [json.loads(r) for r in rows]
+
+
+class SentParts:
+    """The parts of one (watch, story, sink) delivery already done (one per service of a multi-service sink),
+    remembered as long as the alert itself, so a retry never repeats them."""
+
+    def __init__(self, r: redis.Redis, key: AlertKey) -> None:
+        self.r = r
+        self.prefix = key.redis_key() + ":part:"
+
+    def done(self, part: str) -> bool:
+        return bool(self.r.exists(self.prefix + part))
+
+    def mark(self, part: str) -> None:
+        self.r.set(self.prefix + part, "1", ex=ALERT_SENT_TTL_S)

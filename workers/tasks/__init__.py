@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -20,9 +21,12 @@ MAX_RETRIES = 8
 MAX_DELIVERIES = MAX_RETRIES + 4
 
 
-def countdown(retries: int, exc: BaseException) -> float:
-    """Exponential backoff (5 s, 10 s, 20 s …) honouring Retry-After, below the visibility timeout."""
-    wait = 5.0 * 2 ** retries
+def countdown(retries: int, exc: BaseException, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter (5 s, 10 s, 20 s … each drawn from its upper half) honouring
+    Retry-After, below the visibility timeout. Without jitter every task that failed in one outage would
+    retry in the same second and fail together again."""
+    base = 5.0 * 2 ** retries
+    wait = (rng or random).uniform(base / 2, base)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         wait = max(wait, float(retry_after))

@@ -391,6 +391,31 @@ def test_apprise_service_failure_is_transient_and_bad_url_permanent(receiver: Re
         build_sink("phones", AppriseSinkConfig(urls=["nosuchservice://x"])).send(ALERT)
 
 
+class _Parts:
+    def __init__(self) -> None:
+        self.marked: set[str] = set()
+
+    def done(self, part: str) -> bool:
+        return part in self.marked
+
+    def mark(self, part: str) -> None:
+        self.marked.add(part)
+
+
+def test_apprise_sends_each_service_once_when_one_of_them_fails(receiver: Receiver) -> None:
+    """Two services; the second fails the first time: the retry goes to it alone, not to both again."""
+    pytest.importorskip("apprise")
+    base = receiver.url.replace("http://", "json://")
+    sink = build_sink("phones", AppriseSinkConfig(urls=[base + "/a", base + "/b"]))
+    receiver.answers.extend([(200, {}, b"ok"), (500, {}, b"")])
+    parts = _Parts()
+    with pytest.raises(Transient) as err:
+        sink.send(ALERT, parts)
+    assert err.value.reason == "apprise: 1 of 2 services failed"
+    sink.send(ALERT, parts)  # the retry
+    assert [r.path.rsplit("/", 1)[1] for r in receiver.requests] == ["a", "b", "b"]
+
+
 def test_apprise_missing_is_permanent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "apprise", None)  # importing it now raises ImportError
     with pytest.raises(Permanent) as exc:

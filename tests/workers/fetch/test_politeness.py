@@ -228,6 +228,17 @@ def test_robots_rules_allow_and_deny(redis_client: redis.Redis, server: Server) 
     assert server.count("/no-marsad/2.html") == 0  # the disallowed page was never requested
 
 
+def test_robots_wildcards_and_the_longest_rule_win(redis_client: redis.Redis, server: Server) -> None:
+    """Google's reading (RFC 9309): `*` and `$` in paths, and the longest matching rule decides."""
+    server.routes["/robots.txt"] = (200, b"User-agent: *\nDisallow: /*.pdf$\nDisallow: /news/\n"
+                                         b"Allow: /news/public/\n")
+    robots = RobotsCache(redis_client, FETCH, POLICY.user_agent)
+    assert not robots.allowed(f"{server.base}/files/report.pdf")
+    assert robots.allowed(f"{server.base}/files/report.pdf.html")  # `$` anchors the end
+    assert not robots.allowed(f"{server.base}/news/2018/1.html")
+    assert robots.allowed(f"{server.base}/news/public/1.html")  # the longer Allow beats the Disallow
+
+
 def test_robots_fetched_once_for_many_pages_and_workers(redis_client: redis.Redis, server: Server) -> None:
     server.routes["/robots.txt"] = (200, ROBOTS)
     workers = [RobotsCache(redis_client, FETCH, POLICY.user_agent) for _ in range(3)]  # three processes

@@ -29,6 +29,15 @@ class SinkConfigBase(BaseModel):
     throttle: Throttle | None = None
 
 
+class Parts(Protocol):
+    """Which parts of one alert's delivery are done (a sink that sends to several services marks each), so a
+    retry after a partial failure sends only to the services that did not get it."""
+
+    def done(self, part: str) -> bool: ...
+
+    def mark(self, part: str) -> None: ...
+
+
 class Sink(Protocol):
     @property
     def id(self) -> str: ...
@@ -36,7 +45,7 @@ class Sink(Protocol):
     @property
     def config(self) -> Any: ...
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, parts: Parts | None = None) -> None:
         """Deliver or raise Transient (retry, maybe after retry_after) / Permanent (give up)."""
 
     def send_digest(self, digest: Digest) -> None:

@@ -17,7 +17,7 @@ from feeds.alerts.digest import Digest, Notice
 from feeds.alerts.render import email as render
 from feeds.errors import Permanent, Transient
 from feeds.models import Alert
-from workers.alerts.sinks.base import SinkConfigBase, SinkType, register
+from workers.alerts.sinks.base import Parts, SinkConfigBase, SinkType, register
 from workers.alerts.sinks.http import REASON_BODY_CHARS
 from workers.config.limits import MAX_SINK_TIMEOUT_S
 
@@ -63,7 +63,7 @@ class EmailSink:
     id: str
     config: EmailSinkConfig
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, parts: Parts | None = None) -> None:
         c = self.config
         self._deliver(render.render_alert(alert, c.sender, c.to, c.domain))
 

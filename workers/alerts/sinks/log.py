@@ -11,7 +11,7 @@ from feeds.alerts.digest import Digest, Notice
 from feeds.alerts.render import text
 from feeds.alerts.render.common import escape_controls
 from feeds.models import Alert
-from workers.alerts.sinks.base import SinkConfigBase, SinkType, register
+from workers.alerts.sinks.base import Parts, SinkConfigBase, SinkType, register
 
 
 class LogSinkConfig(SinkConfigBase):
@@ -24,7 +24,7 @@ class LogSink:
     id: str
     config: LogSinkConfig
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, parts: Parts | None = None) -> None:
         log = structlog.get_logger("marsad.alerts")
         emit = log.warning if self.config.level == "warning" else log.info
         emit("alert_sent", sink=self.id, watch=alert.watch_id, story=alert.story_id,

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from feeds.alerts.digest import Digest, Notice
 from feeds.alerts.render import slack as render
 from feeds.models import Alert
-from workers.alerts.sinks.base import SinkConfigBase, SinkType, register
+from workers.alerts.sinks.base import Parts, SinkConfigBase, SinkType, register
 from workers.alerts.sinks.http import http_url, post
 from workers.config.limits import MAX_SINK_TIMEOUT_S
 
@@ -29,7 +29,7 @@ class SlackSink:
     config: SlackSinkConfig
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, parts: Parts | None = None) -> None:
         post(self.session, "slack", self.config.webhook_url, self.config.timeout_s, json=render.render_alert(alert))
 
     def send_digest(self, digest: Digest) -> None:

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from feeds.alerts.digest import Digest, Notice
 from feeds.alerts.render import webhook as render
 from feeds.models import Alert
-from workers.alerts.sinks.base import SinkConfigBase, SinkType, register
+from workers.alerts.sinks.base import Parts, SinkConfigBase, SinkType, register
 from workers.alerts.sinks.http import http_url, post
 from workers.config.limits import MAX_SINK_TIMEOUT_S
 
@@ -31,7 +31,7 @@ class WebhookSink:
     config: WebhookSinkConfig
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, parts: Parts | None = None) -> None:
         self._post(*render.render_alert(alert, self.config.secret, time.time()))
 
     def send_digest(self, digest: Digest) -> None:
