@@ -2,11 +2,13 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY feeds feeds
 COPY workers workers
 COPY config config
-RUN pip install . && useradd --system --home /app marsad && mkdir -p /app/var && chown marsad /app/var
+# Not editable: the gazetteer ships inside the package (feeds/data), found from any folder.
+RUN pip install -c constraints.txt . && useradd --system --home /app marsad && mkdir -p /app/var \
+    && chown marsad /app/var
 USER marsad
 ENTRYPOINT ["marsad"]
 CMD ["--help"]

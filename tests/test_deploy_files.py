@@ -1,34 +1,85 @@
-"""The cluster files: docker-compose.yml's shape (Docker cannot run here) and .env.example's completeness."""
+"""The deployment files: docker-compose.yml's shape and safety (Docker cannot run here), the systemd units,
+and .env.example's completeness."""
 
 from __future__ import annotations
 
+import configparser
 import re
 
 import yaml
 
 from tests.conftest import REPO
+from workers.config.limits import TASK_HARD_LIMIT_S
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES = COMPOSE["services"]
+MARSAD = ("beat", "worker-poll", "worker-article", "worker-alert", "metrics")
 
 
-def test_redis_persists_with_aof_never_evicts_and_has_a_healthcheck() -> None:
-    redis = COMPOSE["services"]["redis"]
+def test_redis_persists_with_aof_never_evicts_needs_a_password_and_has_a_healthcheck() -> None:
+    redis = SERVICES["redis"]
     cmd = " ".join(redis["command"])
     assert "--appendonly yes" in cmd and "--maxmemory-policy noeviction" in cmd
-    assert redis["healthcheck"]["test"][-1] == "ping"
+    assert "--requirepass ${REDIS_PASSWORD:?" in cmd  # from the environment, and required
+    assert redis["healthcheck"]["test"][-1] == "ping" and "REDISCLI_AUTH" in redis["environment"]
     assert any(v.endswith(":/data") for v in redis["volumes"])
+    assert "ports" not in redis  # reachable by the other services only
 
 
-def test_one_beat_and_one_scalable_worker_service_per_queue() -> None:
-    services = COMPOSE["services"]
-    assert services["beat"]["command"] == ["beat"] and services["beat"]["deploy"]["replicas"] == 1
-    queues = {s["command"][s["command"].index("-Q") + 1] for s in services.values()
-              if s.get("command", [None])[0] == "worker"}
-    assert queues == {"poll", "article", "alert"}
-    for name in ("beat", "worker-poll", "worker-article", "worker-alert", "metrics"):
-        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
-        assert "container_name" not in services[name]  # a fixed name would forbid --scale
-    assert "flower" in services and services["metrics"]["command"][0] == "metrics"
+def test_every_service_that_talks_to_redis_uses_the_password() -> None:
+    for name in MARSAD:
+        assert "${REDIS_PASSWORD:?" in SERVICES[name]["environment"]["MARSAD_REDIS_URL"], name
+    assert any(part.startswith("--broker=redis://:${REDIS_PASSWORD:?") for part in SERVICES["flower"]["command"])
+
+
+def test_published_ports_are_bound_to_localhost_and_flower_needs_a_login() -> None:
+    for name, svc in SERVICES.items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    assert any(p.startswith("--basic-auth=") and "${FLOWER_PASSWORD:?" in p for p in SERVICES["flower"]["command"])
+
+
+def test_one_beat_and_one_scalable_worker_service_per_queue_with_task_events() -> None:
+    assert SERVICES["beat"]["command"] == ["beat"] and SERVICES["beat"]["deploy"]["replicas"] == 1
+    workers = [s for s in SERVICES.values() if s.get("command", [None])[0] == "worker"]
+    assert {s["command"][s["command"].index("-Q") + 1] for s in workers} == {"poll", "article", "alert"}
+    assert all("--events" in s["command"] for s in workers)  # what Flower shows
+    for name in MARSAD:
+        assert SERVICES[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert "container_name" not in SERVICES[name]  # a fixed name would forbid --scale
+    assert SERVICES["metrics"]["command"][0] == "metrics"
+
+
+def test_workers_get_longer_than_a_task_to_stop() -> None:
+    for name in MARSAD:
+        grace = str(SERVICES[name]["stop_grace_period"])
+        assert grace.endswith("s") and int(grace[:-1]) > TASK_HARD_LIMIT_S, name
+
+
+def unit(name: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.read_string((REPO / "deploy" / "systemd" / name).read_text(encoding="utf-8"))
+    return cp
+
+
+def test_systemd_units_stop_warmly_wait_for_the_network_and_keep_state_in_var_lib() -> None:
+    for name in ("marsad-worker@.service", "marsad-beat.service", "marsad-metrics.service"):
+        u = unit(name)
+        assert "network-online.target" in u["Unit"]["Wants"], name
+        assert u["Service"]["StateDirectory"] == "marsad", name
+        assert "MARSAD_DATA_DIR=/var/lib/marsad" in u["Service"]["Environment"], name
+    worker = unit("marsad-worker@.service")["Service"]
+    assert worker["KillMode"] == "mixed" and worker["KillSignal"] == "SIGTERM"
+    assert int(worker["TimeoutStopSec"]) > TASK_HARD_LIMIT_S
+    assert "--host 127.0.0.1" in unit("marsad-metrics.service")["Service"]["ExecStart"]
+
+
+def test_the_shipped_config_reads_data_dir_from_the_environment() -> None:
+    from workers.config.load import load_settings
+
+    s = load_settings(REPO / "config" / "marsad.yaml", env={"MARSAD_DATA_DIR": "/var/lib/marsad"})
+    assert str(s.data_dir) == "/var/lib/marsad"
+    assert s.redis_url == "unix:///var/lib/marsad/redis/redis.sock" and s.embedded
 
 
 def test_every_variable_the_compose_file_and_config_use_is_in_env_example() -> None:

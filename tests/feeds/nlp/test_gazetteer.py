@@ -124,7 +124,7 @@ def test_unreadable_yaml_and_missing_files_are_reported(tmp_path: Path) -> None:
     bad = _write(tmp_path, "broken.yaml", "actors: [ {id: a\n")
     with pytest.raises(InvalidInput) as err:
         load_gazetteer([bad, tmp_path / "absent.yaml"])
-    assert "broken.yaml: file: cannot read YAML" in err.value.reason
+    assert "broken.yaml: file: not valid YAML: line" in err.value.reason
     assert "absent.yaml: file: does not exist" in err.value.reason
 
 
