@@ -82,7 +82,6 @@ def main() -> None:
         titles[k] = lead_words(art.title) if art.title else set()
     vec = TfidfVectorizer(token_pattern=r"\S{3,}", sublinear_tf=True, min_df=2, max_df=0.2)
     m = vec.fit_transform(texts)
-    pos = {k: i for i, k in enumerate(keys)}
     cos: dict[tuple[str, str], float] = {}
     times = [float(docs[k]["t"]) for k in keys]  # type: ignore[arg-type]
     lo = 0

@@ -26,6 +26,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,10 +92,41 @@ def tfidf(docs: dict[str, str]) -> tuple[dict[str, dict[str, float]], dict[str, 
     return vecs, idf
 
 
+_TRUCE = [normalize(w) for w in ("هدنة", "الهدنة", "وقف إطلاق النار", "لإطلاق النار", "وقف القتال", "وقف الاقتتال")]
+_LIBYA = [normalize(w) for w in ("ليبيا", "الليبي", "طرابلس", "بنغازي", "حفتر", "السراج", "مصراتة", "الوفاق")]
+
+
+def libya_supplement(info: dict[str, dict[str, Any]], taken: set[str], rng: random.Random) -> dict[str, str]:
+    """The first draw held no libya_ceasefire positive outside labels-dev.jsonl: the topic is rare (the
+    Tripoli clashes and truce of late Aug-Sep 2018 are thinly covered). So a second draw adds every Libya
+    article (Libya among the top three regions) of 2018-08-25..2018-09-30, every article with a truce word
+    within 25 words of a Libyan name, and 20 random Libya articles of each period."""
+    out: dict[str, str] = {}
+    for k, v in sorted(info.items()):
+        if k in taken or not v["day"].startswith("2018"):
+            continue
+        words = v["text"].split()
+        near = any(any(t.split()[0] in w for t in _TRUCE) and any(x in " ".join(words[max(0, i - 25):i + 25])
+                                                                    for x in _LIBYA) for i, w in enumerate(words))
+        libya = "LY" in v["regions"][:3]
+        if libya and "2018-08-25" <= v["day"] <= "2018-09-30":
+            out[k] = "supplement:libya_period"
+        elif near and libya:
+            out[k] = "supplement:libya_truce_word"
+    for period in ("tune", "heldout"):
+        pool = sorted(k for k, v in info.items() if k not in taken and k not in out and "LY" in v["regions"][:3]
+                      and v["day"].startswith("2018") and ((v["day"] < PERIOD_SPLIT) == (period == "tune")))
+        for k in rng.sample(pool, min(20, len(pool))):
+            out[k] = "supplement:libya_random"
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--batches", type=int, default=4)
+    ap.add_argument("--supplement", type=Path, default=None,
+                    help="draw the Libya supplement instead, leaving out the docnos of this draw.jsonl")
     args = ap.parse_args()
     gaz = load_gazetteer(default_gazetteer_paths())
     ws = WatchSet.compile(load_watches([ROOT / "config" / "watchlists" / "topics.yaml"]), gaz.ids)
@@ -111,9 +143,14 @@ def main() -> None:
                        "fired": {t for t in TOPICS if "topic-" + t.replace("_", "-") in fired},
                        "text": normalize(art.document)}
         docs[docno] = normalize_words(art.document)
-    vecs, _ = tfidf(docs)
     rng = random.Random(SEED)
     chosen: dict[str, str] = {}
+    if args.supplement is not None:
+        taken = {json.loads(x)["docno"] for x in args.supplement.read_text(encoding="utf-8").splitlines()}
+        chosen = libya_supplement(info, taken | set(dev), rng)
+        write(args.out, chosen, info, rng, batches=1)
+        return
+    vecs, _ = tfidf(docs)
     for period in ("tune", "heldout"):
         pool = sorted(k for k, v in info.items() if k not in dev and v["day"].startswith("2018")
                       and ((v["day"] < PERIOD_SPLIT) == (period == "tune")))
@@ -137,20 +174,26 @@ def main() -> None:
         rest = [k for k in pool if k not in chosen]
         for k in rng.sample(rest, RANDOM_QUOTA):
             chosen[k] = "random"
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "draw.jsonl").open("w", encoding="utf-8") as fh:
+    write(args.out, chosen, info, rng, args.batches)
+
+
+def write(out: Path, chosen: dict[str, str], info: dict[str, dict[str, Any]], rng: random.Random,
+          batches: int) -> None:
+    """draw.jsonl (method per docno, never shown to readers) and one file per batch and reader."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "draw.jsonl").open("w", encoding="utf-8") as fh:
         for k in sorted(chosen):
             fh.write(json.dumps({"docno": k, "method": chosen[k], "day": info[k]["day"],
                                  "period": "tune" if info[k]["day"] < PERIOD_SPLIT else "heldout"}) + "\n")
     keys = sorted(chosen)
     rng.shuffle(keys)
-    size = math.ceil(len(keys) / args.batches)
-    for b in range(args.batches):
+    size = math.ceil(len(keys) / batches)
+    for b in range(batches):
         part = keys[b * size:(b + 1) * size]
         for reader in ("a", "b"):
             order = list(part)
             random.Random(f"{SEED}-{b}-{reader}").shuffle(order)
-            with (args.out / f"batch{b + 1}-{reader}.txt").open("w", encoding="utf-8") as fh:
+            with (out / f"batch{b + 1}-{reader}.txt").open("w", encoding="utf-8") as fh:
                 for i, k in enumerate(order, 1):
                     d = info[k]["doc"]
                     text = re.sub(r"\n{3,}", "\n\n", str(d.get("text") or ""))
