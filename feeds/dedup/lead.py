@@ -60,7 +60,8 @@ def _stem(word: str) -> str:
     return stem
 
 
-def _content(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
+    """The stemmed content words of a text, in order (function words, weekdays, reporting verbs dropped)."""
     return [_stem(t.norm) for t in tokenize(text) if len(t.norm) >= 2 and t.norm not in STOPWORDS]
 
 
@@ -71,7 +72,7 @@ def _lead_content(body: str) -> list[str]:
     # (its last word may be cut in two, and is then beyond the lead).
     size = 512
     while True:
-        words = _content(body[:size])
+        words = content_words(body[:size])
         if len(words) > LEAD_WORDS or size >= len(body):
             return words[:LEAD_WORDS]
         size *= 2
@@ -83,7 +84,7 @@ def lead_words(document: str) -> set[str]:
     if not sep or len(title.split()) > TITLE_WORDS:
         title, body = "", document
     body = _DATELINE.sub("", body.lstrip(), count=1)
-    return set(_content(title)) | set(_lead_content(body))
+    return set(content_words(title)) | set(_lead_content(body))
 
 
 def _h64(word: str, seed: int) -> int:

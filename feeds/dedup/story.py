@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from feeds.dedup.event import EventTerms
 from feeds.dedup.fingerprint import Sketch, similarity
 from feeds.dedup.lead import lead_similarity
 
@@ -55,7 +56,7 @@ def same_story(a: Sketch, b: Sketch, same_outlet: bool = False) -> bool:
     return text >= LEAD_TEXT_THRESHOLD and has_leads and lead_similarity(a.lead, b.lead) >= LEAD_THRESHOLD
 
 
-Outcome = Literal["new", "duplicate", "near_duplicate"]
+Outcome = Literal["new", "duplicate", "near_duplicate", "joined_event"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class StoryAssignment:
     duplicate_of: str | None  # article id of what it duplicates
     outlets: tuple[str, ...]  # distinct outlets (feed ids / hosts) that carried the story so far
     articles: int
+    first_seen: float | None = None  # when the story's first report was published (event stage), else None
 
 
 @dataclass(frozen=True)
@@ -82,5 +84,5 @@ class StoryInfo:
 class StoryStore(Protocol):
     """Assigns articles to stories; one call is one atomic step shared by every worker."""
 
-    def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch,
-               now: float) -> StoryAssignment: ...
+    def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch, now: float,
+               event: EventTerms | None = None, published: float | None = None) -> StoryAssignment: ...

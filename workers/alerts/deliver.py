@@ -12,6 +12,7 @@ from feeds.errors import Permanent, Transient
 from feeds.models import SEVERITY_ORDER, Alert
 from workers.alerts import routing
 from workers.alerts.health import record_sink_result
+from workers.archive.records import ARCHIVED_OUTCOMES, alert_record
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores import metrics
@@ -43,7 +44,9 @@ def deliver(rt: Runtime, alert: Alert, sink_id: str, owner: str = "") -> Deliver
         return Delivery("already_sent")
     if state == "busy":
         raise Transient("another worker is sending this alert")
-    decision = "immediate" if alert.follow_up else routing.route(rt.redis, alert, sink_id, sink.config, time.time())
+    # Follow-ups and breaking alerts are news about a story already routed: they go out now.
+    immediate = alert.follow_up or alert.breaking
+    decision = "immediate" if immediate else routing.route(rt.redis, alert, sink_id, sink.config, time.time())
     if decision == "digest":
         return Delivery("digest")  # route() marked the ledger "sent" with the digest entry
     if decision == "wait":
@@ -74,5 +77,7 @@ def record_delivery(rt: Runtime, alert: dict[str, object], sink_id: str, outcome
     metrics.incr(rt.redis, "marsad_alerts_total", sink=sink_id, outcome=outcome)
     if outcome in ("sent", "retry", "dead_letter"):
         record_sink_result(rt.redis, sink_id, outcome == "sent", time.time())
+    if outcome in ARCHIVED_OUTCOMES and rt.settings.archive_url is not None:
+        rt.archive_writer.alert(alert_record(Alert.from_dict(alert), sink_id, outcome, reason))
     level = {"dead_letter": "error", "retry": "warning"}.get(outcome, "info")
     getattr(log, level)("alert_sent", outcome=outcome, reason=reason or None)

@@ -107,3 +107,62 @@ def check_spikes(rt: Runtime, cfg: SpikesConfig, now: float) -> int:
             r.delete(active)  # not told: try again on the next tick
             log.warning("spike_notice_failed", watch=wid, reason=exc.reason)
     return fired
+
+
+# ------------------------------------------------------------------------------------------- story surges
+
+# A surge: more new stories about one place or actor in the last hour than SURGE_FACTOR × its median hour of
+# the last 7 days, and at least SURGE_MIN of them. Stories, not articles: five outlets reporting one event is
+# one story, so a surge means several things happening, what an analyst calls "something is going on in
+# Idlib". Measured on the corpus with the event clusterer (bench/breaking_eval.py prints the hours and the
+# stories it flags): see docs/dedup.md, "Breaking news".
+SURGE_FACTOR = 3.0
+SURGE_MIN = 4
+# Entities of a story's first article that count it: its most prominent ones only (a passing mention of
+# Russia in a story about Idlib is not a story about Russia).
+SURGE_ENTITIES = 3
+
+
+def surge_key(kind: str, entity_id: str) -> str:
+    return f"entity:{kind}:{entity_id}"
+
+
+def count_story(r: redis.Redis, entities: list[tuple[str, str]], story_id: str, outlet: str, now: float) -> None:
+    """Count a new story for each of its main entities (once per story: the story id is the token)."""
+    for kind, eid in entities:
+        count_match(r, surge_key(kind, eid), outlet, now, article_id=story_id)
+
+
+def check_surges(rt: Runtime, now: float) -> int:
+    """For every watch that asks for breaking news, a notice to its sinks when one of the places or actors its
+    query names surges; once per entity while it stays high (SPIKE_COOLDOWN_S)."""
+    r, fired = rt.redis, 0
+    for w in rt.settings.watches:
+        if not w.breaking:
+            continue
+        for kind, eid in rt.settings.watchset.entities(w.id):
+            key = surge_key(kind, eid)
+            count, outlets = last_hour(r, key, now)
+            base = baseline(r, key, now)
+            if count < SURGE_MIN or count <= SURGE_FACTOR * base:
+                continue
+            active = P + f"spike:{key}:active:{w.id}"
+            if not r.set(active, "1", nx=True, ex=SPIKE_COOLDOWN_S):
+                r.expire(active, SPIKE_COOLDOWN_S)
+                continue
+            notice = Notice("spike", f"{w.name}: surge of stories about {eid} ({count} in the last hour, "
+                                     f"{outlets} outlet{'s' if outlets != 1 else ''})",
+                            (f"Usual: {base:g} new stories per hour about {kind} {eid} (median hour of the last 7 "
+                             f"days); alerting above {SURGE_FACTOR:g}× and at least {SURGE_MIN}.",),
+                            f"surge:{w.id}:{key}:{int(now // 3600)}", severity=w.severity)
+            for sink_id in w.notify:
+                sink = rt.sink(sink_id)
+                if sink is None:
+                    continue
+                try:
+                    sink.send_notice(notice)
+                    fired += 1
+                except (Transient, Permanent) as exc:
+                    r.delete(active)  # not told everywhere: the next tick tries again
+                    log.warning("surge_notice_failed", watch=w.id, entity=key, sink=sink_id, reason=exc.reason)
+    return fired

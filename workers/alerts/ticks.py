@@ -16,7 +16,7 @@ from feeds.errors import Permanent, Transient
 from feeds.models import Alert
 from workers.alerts import routing
 from workers.alerts.health import record_sink_result
-from workers.alerts.spikes import check_spikes
+from workers.alerts.spikes import check_spikes, check_surges
 from workers.config.limits import SEND_CLAIM_TTL_S
 from workers.config.models import SpikesConfig
 from workers.config.routing import schedule
@@ -152,6 +152,7 @@ def digest_tick(rt: Runtime, now: float, enqueue: Callable[[dict[str, Any], str]
     spikes: SpikesConfig | None = getattr(rt.settings, "spikes", None)
     if spikes is not None:
         stats["spikes"] = check_spikes(rt, spikes, now)
+    stats["surges"] = check_surges(rt, now)
     return {k: v for k, v in stats.items() if v}
 
 

@@ -16,7 +16,7 @@ from workers.stores.metrics import BUCKETS, COUNTERS, HISTS, parse_field
 
 DESCRIPTIONS = {
     "marsad_feeds_polled_total": "Feed polls by outcome (ok, not_modified, failed).",
-    "marsad_articles_processed_total": "Articles by outcome (new, duplicate, near_duplicate, dropped).",
+    "marsad_articles_processed_total": "Articles by outcome (new, duplicate, near_duplicate, joined_event, dropped).",
     "marsad_watch_matches_total": "Watch matches per watch.",
     "marsad_alerts_total": "Alert deliveries per sink and outcome (sent, already_sent, retry, dead_letter, ...).",
     "marsad_task_duration_seconds": "Task run time per task.",

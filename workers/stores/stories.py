@@ -1,4 +1,5 @@
-"""The story index in Redis: one atomic Lua call files an article into a story (new, exact or near copy)."""
+"""The story index in Redis: one atomic Lua call files an article into a story (new, exact or near copy, or
+another report of an open event)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import redis
 
+from feeds.dedup.event import EventTerms
 from feeds.dedup.fingerprint import BANDS, BINS, Sketch
 from feeds.dedup.lead import LEAD_BANDS
 from feeds.dedup.story import (
@@ -23,6 +25,8 @@ from feeds.dedup.story import (
     StoryAssignment,
     StoryInfo,
 )
+from workers.stores import events
+from workers.stores.events import clamp_time
 
 # Layout (all under `prefix`, all binary-safe):
 #   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet
@@ -91,7 +95,7 @@ local function story_info(story)
 end
 """
 
-_ASSIGN = _PRELUDE + r"""
+_ASSIGN = _PRELUDE + events.LUA + r"""
 local aid, id, outlet = ARGV[6], ARGV[7], ARGV[8]
 local fp, sig, bands = ARGV[9], ARGV[10], ARGV[11]
 local ttl, bands_n = tonumber(ARGV[12]), tonumber(ARGV[13])
@@ -128,7 +132,10 @@ local function reply(outcome, story, dup)
     local v, b = find_a(dup)
     if v then dup_id = article_id(dup, b) end
   end
-  return {outcome, story, dup_id, n, outlets}
+  local first_seen = 0
+  local ev_raw = redis.call('GET', P .. 'ev:' .. story)
+  if ev_raw then first_seen = struct.unpack('>I4', ev_raw, 1) end
+  return {outcome, story, dup_id, n, outlets, first_seen}
 end
 
 -- 1. a task re-run: the same article again is answered from what was stored, and counted once
@@ -192,6 +199,14 @@ if outcome == 'n' and #sig > 0 then
   end
 end
 
+-- 3b. not a copy: maybe another report of an event already open (workers/stores/events.py)
+if outcome == 'n' then
+  local joined = event_join()
+  if joined then outcome, story = 'e', joined end
+elseif #EV > 0 then
+  art = parse_article()
+end
+
 -- 4. file the article (its own keys make later copies of it findable too)
 local function put(k, field, value)
   redis.call('HSET', k, field, value)
@@ -220,6 +235,7 @@ if outcome ~= 'n' then
   redis.call('HSET', sk, 'o:' .. outlet, 1)
   redis.call('EXPIRE', sk, story_ttl)
 end
+event_file(story)
 return reply(outcome, story, dup)
 """
 
@@ -228,7 +244,7 @@ local outlets, n, first = story_info(ARGV[6])
 return {n, first, outlets}
 """
 
-_OUTCOMES: dict[bytes, Outcome] = {b"n": "new", b"d": "duplicate", b"m": "near_duplicate"}
+_OUTCOMES: dict[bytes, Outcome] = {b"n": "new", b"d": "duplicate", b"m": "near_duplicate", b"e": "joined_event"}
 
 
 def article_key(article_id: str) -> bytes:
@@ -280,6 +296,7 @@ class RedisStoryStore:
         self.need_same = math.ceil(SAME_OUTLET_THRESHOLD * BINS - 1e-9)
         self.need_lead_text = math.ceil(LEAD_TEXT_THRESHOLD * BINS - 1e-9)
         self.need_veto_below = math.ceil(LEAD_VETO_BELOW * BINS - 1e-9)
+        self.events = events.EventIndex(client, prefix, articles_per_day)
         self._assign = client.register_script(_ASSIGN)
         self._story = client.register_script(_STORY)
 
@@ -287,10 +304,15 @@ class RedisStoryStore:
         bucket = int(now // self.bucket_s)
         return [self.prefix, bucket, self.nbuckets, self.shards, self.id_shards]
 
-    def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch,
-               now: float) -> StoryAssignment:
-        """File the article into a story in one atomic step; re-running it returns the same story."""
+    def assign(self, article_id: str, outlet: str, fingerprint: str, sketch: Sketch, now: float,
+               event: EventTerms | None = None, published: float | None = None) -> StoryAssignment:
+        """File the article into a story in one atomic step: an exact copy, a near copy, another report of an
+        open event (when `event` is given), or a new story. Re-running it returns the same story."""
         bucket = int(now // self.bucket_s)
+        ev_args: list[Any] = [b""] + [0] * 19
+        if event is not None:
+            vec, df_terms = self.events.vector(event, clamp_time(published, now))
+            ev_args = self.events.args(vec, df_terms)
         # A relative TTL from the caller's clock (not EXPIREAT): the bucket closes, then lives a window.
         ttl = max(1, math.ceil((bucket + 1) * self.bucket_s + self.window_s - now))
         fp = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()  # any string → 8 bytes
@@ -299,15 +321,16 @@ class RedisStoryStore:
             sketch.signature + sketch.lead if sketch.signature else b"",
             b"".join(sketch.bands + sketch.lead_bands), ttl, self.band_shards,
             self.need_cross, self.need_same, self.window_s + self.bucket_s,
-            BINS, self.need_lead_text, repr(LEAD_THRESHOLD), self.need_veto_below, repr(LEAD_VETO),
+            BINS, self.need_lead_text, repr(LEAD_THRESHOLD), self.need_veto_below, repr(LEAD_VETO), *ev_args,
         ])
-        outcome, story, dup, n, outlets = res
+        outcome, story, dup, n, outlets, first_seen = res
         return StoryAssignment(
             story_id=bytes(story).hex(),
             outcome=_OUTCOMES[bytes(outcome)],
             duplicate_of=unpack_id(bytes(dup)) if dup else None,
             outlets=tuple(sorted(bytes(o).decode() for o in outlets)),
             articles=int(n),
+            first_seen=float(first_seen) if first_seen else None,
         )
 
     def story(self, story_id: str, now: float | None = None) -> StoryInfo | None:

@@ -1,0 +1,43 @@
+"""`marsad why-same`: each signal against its threshold, and the verdict the store would reach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import REPO, event_fixtures
+from workers.cli.main import main
+
+DOCS, PAIRS = event_fixtures()
+
+
+def txt(tmp: Path, docno: str) -> str:
+    p = tmp / f"{docno}.txt"
+    p.write_text(DOCS[docno]["title"] + "\n" + DOCS[docno]["text"], encoding="utf-8")
+    return str(p)
+
+
+def run(*args: str) -> dict[str, object]:
+    res = CliRunner().invoke(main, ["why-same", *args, "--config", str(REPO / "config" / "marsad.yaml"), "--json"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)  # type: ignore[no-any-return]
+
+
+def test_a_rewrite_is_one_story_by_the_event_score(tmp_path: Path) -> None:
+    a, b = PAIRS["same_event"][3]  # the Havana air crash, by Al Arabiya and CNN
+    out = run(txt(tmp_path, a), txt(tmp_path, b), "--date", "2018-05-18T20:00", "--date", "2018-05-18T21:30")
+    assert out["same_story"] is True and out["decided_by"] == "event"
+    event = out["event"]
+    assert isinstance(event, dict) and event["score"] >= 0 and {s["signal"] for s in event["signals"]} == {
+        "content", "title", "entities", "hours", "rare"}
+
+
+def test_a_look_alike_event_is_two_stories_and_says_why(tmp_path: Path) -> None:
+    a, b = PAIRS["different_event"][0]  # Hodeidah: two reports of different battles
+    out = run(txt(tmp_path, a), txt(tmp_path, b), "--date", "2018-06-14T10:00", "--date", "2018-06-14T12:00")
+    assert out["same_story"] is False and out["decided_by"] is None
+    near = out["near_duplicate"]
+    assert isinstance(near, dict) and near["same"] is False and "text >=" in str(near["rule"])

@@ -1,0 +1,87 @@
+"""The event stage in Redis: another outlet's report in its own words joins the story (outcome joined_event),
+a look-alike event does not, a re-run is answered from what was stored, and the Lua decides as the pure rule
+(feeds/dedup/event.py) on every fixture article."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+
+import pytest
+import redis
+
+from feeds.dedup import df as dfmod
+from feeds.dedup import event as ev
+from feeds.dedup.fingerprint import sketch, text_fingerprint
+from feeds.dedup.story import same_story
+from feeds.evaluation.gold import corpus_article
+from feeds.nlp.classify import Classifier
+from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer
+from tests.conftest import event_fixtures
+from workers.stores.stories import RedisStoryStore
+
+DOCS, PAIRS = event_fixtures()
+CLF = Classifier(load_gazetteer(default_gazetteer_paths()))
+
+
+def file(store: RedisStoryStore, k: str, now: float | None = None):  # type: ignore[no-untyped-def]
+    d = DOCS[k]
+    art = corpus_article(d)
+    t = parsedate_to_datetime(d["time"]).timestamp()
+    return store.assign(k, d["src"], text_fingerprint(art.document), sketch(art.document), now or t,
+                        ev.event_terms(art, CLF.classify(art)), t)
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS["same_event"])
+def test_a_rewrite_by_another_outlet_joins_the_event(redis_client: redis.Redis, a: str, b: str) -> None:
+    store = RedisStoryStore(redis_client)
+    first, second = sorted((a, b), key=lambda k: parsedate_to_datetime(DOCS[k]["time"]))
+    one = file(store, first)
+    two = file(store, second)
+    assert one.outcome == "new" and two.outcome in ("joined_event", "near_duplicate")
+    assert two.story_id == one.story_id and len(two.outlets) == 2
+    assert file(store, second) == two  # a re-run: the same answer, counted once
+    assert int(redis_client.get("marsad:story:ev:n") or 0) == 2
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS["different_event"])
+def test_a_look_alike_event_starts_its_own_story(redis_client: redis.Redis, a: str, b: str) -> None:
+    store = RedisStoryStore(redis_client)
+    one, two = file(store, a), file(store, b)
+    assert two.outcome == "new" and two.story_id != one.story_id
+
+
+def test_the_lua_decides_as_the_pure_rule_on_every_fixture_article(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    order = sorted(DOCS, key=lambda k: (parsedate_to_datetime(DOCS[k]["time"]).timestamp(), k))
+    got = {k: file(store, k).story_id for k in order}
+    # the twin: near-duplicate rule against every earlier article, then the event rule over the open stories
+    base, n = dfmod.base()
+    seen = 0
+    df: dict[int, int] = {}
+    story_of: dict[str, str] = {}
+    stories: dict[str, ev.Story] = {}
+    sketches = {}
+    for k in order:
+        art = corpus_article(DOCS[k])
+        terms = ev.event_terms(art, CLF.classify(art))
+        t = parsedate_to_datetime(DOCS[k]["time"]).timestamp()
+        v = ev.vectorise(terms, lambda h: base.get(h, 0) + df.get(h, 0), n + seen, t)
+        sketches[k] = sketch(art.document)
+        near = [o for o in story_of if same_story(sketches[o], sketches[k], DOCS[o]["src"] == DOCS[k]["src"])]
+        sid = story_of[near[0]] if near else (ev.best_story(v, stories)[0] or k)
+        story_of[k] = sid
+        stories.setdefault(sid, ev.Story()).add(v)
+        for h in set(terms.content) | set(terms.entities):
+            df[h] = df.get(h, 0) + 1
+        seen += 1
+    groups_redis = {frozenset(k for k in got if got[k] == s) for s in got.values()}
+    groups_twin = {frozenset(k for k in story_of if story_of[k] == s) for s in story_of.values()}
+    assert groups_redis == groups_twin
+
+
+def test_an_event_record_is_small(redis_client: redis.Redis) -> None:
+    store = RedisStoryStore(redis_client)
+    k = next(iter(DOCS))
+    a = file(store, k)
+    raw = redis_client.get(f"marsad:story:ev:{bytes.fromhex(a.story_id).decode('latin-1')}".encode("latin-1"))
+    assert raw is not None and len(raw) <= 13 + 4 * (ev.CONTENT_TERMS + ev.TITLE_TERMS + ev.ENTITY_TERMS)
