@@ -1,0 +1,1 @@
+"""The archive: every article, story, match and alert in a database (SQLite by default, PostgreSQL by URL)."""

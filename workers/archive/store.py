@@ -1,0 +1,117 @@
+"""Writing the archive: articles (with their entities, matches and story), alert deliveries, and retention;
+every write an upsert by key, so a redelivered task writes nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workers.archive import engine as dbengine
+from workers.archive.schema import alerts, articles, entities, matches, stories, story_outlets
+
+# Rows deleted per statement when pruning: each is one short transaction, so writers never wait long.
+PRUNE_BATCH = 2_000
+_ARTICLE_COLUMNS = ("key", "url", "feed_id", "title", "text", "lang", "source", "published", "fetched", "at",
+                    "story_id", "outcome", "classification", "search")
+
+
+class Archive:
+    """The database behind the console: one engine per process (built after fork), upserts only."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = dbengine.create(url)
+        if migrate:
+            dbengine.migrate(self.engine)
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        # Statements built once: composing an upsert costs more than executing it.
+        self._ins_article = insert(articles).on_conflict_do_nothing(index_elements=["key"]).returning(articles.c.pk)
+        self._ins_outlet = insert(story_outlets).on_conflict_do_nothing().returning(story_outlets.c.story_id)
+        ins, old = insert(stories), stories.c
+        earlier = old.first_seen > ins.excluded.first_seen  # a late feed's article that came first
+        self._upsert_story = ins.on_conflict_do_update(index_elements=["story_id"], set_={
+            "size": old.size + 1,
+            "outlets": old.outlets + sa.bindparam("new_outlet", type_=sa.Integer),
+            "last_seen": sa.case((old.last_seen < ins.excluded.last_seen, ins.excluded.last_seen),
+                                 else_=old.last_seen),
+            "title": sa.case((earlier, ins.excluded.title), else_=old.title),
+            "first_article_pk": sa.case((earlier, ins.excluded.first_article_pk), else_=old.first_article_pk),
+            "first_seen": sa.case((earlier, ins.excluded.first_seen), else_=old.first_seen),
+        })
+        ins, old = insert(alerts), alerts.c
+        tried = sa.bindparam("tried", type_=sa.Integer)
+        keep_sent = sa.and_(old.status == "sent", ins.excluded.status == "already_sent")
+        self._upsert_alert = ins.on_conflict_do_update(index_elements=["key"], set_={
+            # a late "already sent" answer never hides that it was sent
+            "status": sa.case((keep_sent, old.status), else_=ins.excluded.status),
+            "error": ins.excluded.error, "attempts": old.attempts + tried,
+            "updated": ins.excluded.updated, "payload": ins.excluded.payload})
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def write_articles(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Insert the articles not archived yet, in one transaction; the number inserted."""
+        n = 0
+        with self.engine.begin() as conn:
+            for rec in records:
+                n += self._article(conn, rec)
+        return n
+
+    def _article(self, conn: sa.Connection, rec: Mapping[str, Any]) -> int:
+        pk = conn.execute(self._ins_article, {k: rec[k] for k in _ARTICLE_COLUMNS}).scalar()
+        if pk is None:
+            return 0  # archived before (a redelivered task): its entities, matches and story count are there
+        base = {"article_pk": pk, "at": rec["at"], "day": rec["day"], "story_id": rec["story_id"]}
+        if rec["entities"]:
+            conn.execute(entities.insert(), [{**base, **e} for e in rec["entities"]])
+        if rec["matches"]:
+            conn.execute(matches.insert(), [{**base, **m} for m in rec["matches"]])
+        if rec["story_id"]:
+            sid, at = rec["story_id"], rec["at"]
+            new_outlet = conn.execute(self._ins_outlet, {"story_id": sid, "feed_id": rec["feed_id"],
+                                                         "first_seen": at}).first() is not None
+            conn.execute(self._upsert_story, {"story_id": sid, "first_seen": at, "last_seen": at, "size": 1,
+                                              "outlets": 1, "title": rec["title"][:500], "first_article_pk": pk,
+                                              "new_outlet": int(new_outlet)})
+        return 1
+
+    def write_alert(self, rec: Mapping[str, Any]) -> None:
+        """The latest status of one (watch, story, sink); attempts counts the sends tried."""
+        tried = 1 if rec["status"] in ("sent", "retry", "dead_letter") else 0
+        row = {k: rec[k] for k in ("key", "alert_id", "watch_id", "story_id", "sink", "article_key", "title",
+                                   "url", "kind", "status", "error", "payload")}
+        with self.engine.begin() as conn:
+            conn.execute(self._upsert_alert, {**row, "attempts": tried, "created": rec["at"], "updated": rec["at"],
+                                              "tried": tried})
+
+    def prune(self, cutoff: float, limit: int = 20 * PRUNE_BATCH) -> int:
+        """Delete up to `limit` articles fetched before `cutoff` (their entities and matches go with them),
+        stories last seen before it, and alerts last updated before it; the number of articles deleted (the
+        limit keeps one call inside a task's time limit; call again while it returns `limit`)."""
+        total = 0
+        while total < limit:
+            with self.engine.begin() as conn:
+                pks = [r[0] for r in conn.execute(sa.select(articles.c.pk).where(articles.c.fetched < cutoff)
+                                                  .limit(min(PRUNE_BATCH, limit - total)))]
+                if not pks:
+                    break
+                # Explicit child deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on, which
+                # a connection opened by another tool may not have.
+                conn.execute(entities.delete().where(entities.c.article_pk.in_(pks)))
+                conn.execute(matches.delete().where(matches.c.article_pk.in_(pks)))
+                conn.execute(articles.delete().where(articles.c.pk.in_(pks)))
+                total += len(pks)
+        with self.engine.begin() as conn:
+            gone = sa.select(stories.c.story_id).where(stories.c.last_seen < cutoff)
+            conn.execute(story_outlets.delete().where(story_outlets.c.story_id.in_(gone)))
+            conn.execute(stories.delete().where(stories.c.last_seen < cutoff))
+            conn.execute(alerts.delete().where(alerts.c.updated < cutoff))
+        return total
