@@ -1,0 +1,1 @@
+"""The console: an HTTP API and server-rendered pages over the archive and Redis (`marsad web`)."""

@@ -1,0 +1,110 @@
+"""The console's JSON API: what the pages show, as data (stories, articles, search, trends, feeds, alerts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from feeds.errors import InvalidInput
+from workers.archive import queries
+from workers.archive.records import classification_from_json
+from workers.archive.search import search
+from workers.status import collect
+from workers.web.common import Console, filters, limit_of, parse_time
+
+router = APIRouter(prefix="/api")
+TREND_KINDS = ("region", "place", "actor", "watch")
+# Longest trend window: a year of days is 365 points per line, still one small query per line.
+MAX_TREND_DAYS = 366
+
+
+def console_of(request: Request) -> Console:
+    c: Console = request.app.state.console
+    return c
+
+
+@router.get("/health")
+def health(request: Request) -> dict[str, Any]:
+    rt = console_of(request).runtime()
+    return {"ok": True, "archive": rt.settings.archive_url is not None,
+            "archive_backlog": rt.archive_writer.backlog()}
+
+
+@router.get("/stories")
+def stories(request: Request) -> dict[str, Any]:
+    c = console_of(request)
+    rows = queries.story_rows(c.runtime().archive(), filters(request, c.clock(), "24h"), limit_of(request))
+    names = c.feed_names()
+    for r in rows:
+        r["outlets"] = [{"id": o, "name": names.get(o, o)} for o in r.pop("outlet_ids")]
+    return {"stories": rows}
+
+
+@router.get("/stories/{story_id}")
+def story(request: Request, story_id: str) -> dict[str, Any]:
+    rows = queries.story_articles(console_of(request).runtime().archive(), story_id)
+    if not rows:
+        raise HTTPException(404, "no such story in the archive")
+    return {"story_id": story_id, "articles": rows}
+
+
+@router.get("/articles/{key}")
+def article(request: Request, key: str) -> dict[str, Any]:
+    found = queries.article(console_of(request).runtime().archive(), key)
+    if found is None:
+        raise HTTPException(404, "no such article in the archive")
+    row = dict(found.row)
+    row.pop("search", None)
+    row["classification"] = classification_from_json(row["classification"])
+    return {"article": row, "matches": found.matches}
+
+
+@router.get("/search")
+def search_api(request: Request) -> dict[str, Any]:
+    c = console_of(request)
+    rt = c.runtime()
+    res = search(rt.archive(), request.query_params.get("q"), rt.settings.gazetteer.ids,
+                 filters(request, c.clock(), None), limit=limit_of(request, 50))
+    return {"hits": [{"key": h.key, "url": h.url, "feed_id": h.feed_id, "title": h.title, "at": h.at,
+                      "story_id": h.story_id, "evidence": [[s.start, s.end, s.text] for s in h.evidence]}
+                     for h in res.hits],
+            "scanned": res.scanned, "complete": res.complete, "narrowed": res.narrowed,
+            "ms": round(res.seconds * 1000, 1)}
+
+
+def trend_data(request: Request) -> dict[str, Any]:
+    c = console_of(request)
+    p = request.query_params
+    kind = p.get("kind") or "region"
+    if kind not in TREND_KINDS:
+        raise InvalidInput(f"kind: one of {', '.join(TREND_KINDS)}")
+    try:
+        days = max(1, min(MAX_TREND_DAYS, int(p.get("days") or 14)))
+        top = max(1, min(20, int(p.get("top") or 8)))
+    except ValueError:
+        raise InvalidInput("days/top: not a number") from None
+    now = c.clock()
+    until = parse_time(p.get("until"), now, end=True) or now
+    data = queries.trends(c.runtime().archive(), kind, until - days * 86400 + 1, until, top)
+    for s in data["series"]:
+        s["name"] = c.entity_name(kind, s["id"])
+    return data
+
+
+@router.get("/trends")
+def trends(request: Request) -> dict[str, Any]:
+    return trend_data(request)
+
+
+@router.get("/feeds")
+def feeds(request: Request) -> dict[str, Any]:
+    rt = console_of(request).runtime()
+    return collect(rt.settings, rt.redis)
+
+
+@router.get("/alerts")
+def alerts(request: Request) -> dict[str, Any]:
+    rows = queries.alert_rows(console_of(request).runtime().archive(), request.query_params.get("status") or None,
+                              limit=limit_of(request, 200))
+    return {"alerts": rows}

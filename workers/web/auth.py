@@ -1,0 +1,74 @@
+"""Who may use the console: nobody but this machine without configured credentials, HTTP Basic or an
+authenticating reverse proxy's header otherwise; and no cross-site form posts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from workers.config.models import WebConfig
+
+SECURITY_HEADERS = {
+    # No inline script or style anywhere: what an archived article smuggles in cannot run.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Links to the outlets' pages must not tell them the console's address.
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def user_of(request: Request, cfg: WebConfig) -> str | None:
+    """The authenticated user, "" when none is needed (loopback without credentials), None when refused."""
+    if cfg.user and cfg.password:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            # both compared in constant time, whatever the first comparison gave
+            ok_user = hmac.compare_digest(user.encode(), cfg.user.encode())
+            ok_password = hmac.compare_digest(password.encode(), cfg.password.encode())
+            if ok_user and ok_password:
+                return user
+        if not cfg.proxy_user_header:
+            return None
+    if cfg.proxy_user_header:
+        client = request.client.host if request.client else ""
+        proxied = request.headers.get(cfg.proxy_user_header, "").strip()
+        return proxied if proxied and client in cfg.trusted_proxies else None
+    return ""  # loopback only: config loading refused any other bind without credentials
+
+
+def same_origin(request: Request) -> bool:
+    """A state-changing request comes from the console's own pages (browsers send Origin on every POST, and
+    Sec-Fetch-Site); a request without either is not from a browser, so not a forged one."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+_LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def host_allowed(request: Request, cfg: WebConfig) -> bool:
+    """Without credentials, only a loopback Host: a web page whose own domain resolves to 127.0.0.1 (DNS
+    rebinding) would otherwise read the console from the user's browser."""
+    if cfg.authenticated:
+        return True
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    allowed = set(_LOCAL_NAMES)
+    if cfg.public_url:
+        allowed.add(urlsplit(cfg.public_url).hostname or "")
+    return name in allowed or name.startswith("127.")
