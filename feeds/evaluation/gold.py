@@ -188,3 +188,17 @@ def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
     if topic_watches is not None:
         report.topics = evaluate_topics(topic_watches, items)
     return report
+
+
+def labelled_items(labels_paths: Iterable[Path], corpus_path: Path, classifier: _Classifier
+                   ) -> list[tuple[Mapping[str, Any], Article, Classification]]:
+    """(gold, article, classification) of every labelled article found in the corpus; a docno labelled in
+    several files counts once, with the last file's labels."""
+    by_docno = {str(g["docno"]): g for p in labels_paths for g in read_jsonl(p)}
+    out: list[tuple[Mapping[str, Any], Article, Classification]] = []
+    for doc in read_jsonl(corpus_path):
+        gold = by_docno.get(str(doc.get("docno")))
+        if gold is not None:
+            article = corpus_article(doc)
+            out.append((gold, article, classifier.classify(article)))
+    return out

@@ -85,3 +85,43 @@ def format_topic_scores(scores: Iterable[TopicScore], errors: bool = True) -> st
             lines.append(f"    fp: {' '.join(s.false_pos) or '-'}")
             lines.append(f"    fn: {' '.join(s.false_neg) or '-'}")
     return "\n".join(lines)
+
+
+# eval/labels-topics.jsonl's split (eval/draw_topics.py PERIOD_SPLIT): articles published before this day are the
+# tune part (examples may come from it), the rest the held-out part that no parameter sees.
+SPLIT_DATE = "2018-07-01"
+SPLITS = ("tune", "heldout")
+
+
+def split_of(gold: Mapping[str, Any]) -> str:
+    """A labelled article's part: its `split` field, else by the date that ends an ANT docno (…-20180814)."""
+    given = gold.get("split")
+    if given in SPLITS:
+        return str(given)
+    d = str(gold.get("docno", "")).rsplit("-", 1)[-1]
+    return "tune" if f"{d[:4]}-{d[4:6]}-{d[6:8]}" < SPLIT_DATE else "heldout"
+
+
+def evaluate_splits(variants: Mapping[str, _Matcher],
+                    items: Iterable[tuple[Mapping[str, Any], Article, Classification]]
+                    ) -> list[tuple[str, str, list[TopicScore]]]:
+    """(variant, split, scores) for every variant (e.g. the watches without and with their examples) and part."""
+    items = list(items)
+    return [(name, split, evaluate_topics(m, [i for i in items if split_of(i[0]) == split]))
+            for name, m in variants.items() for split in SPLITS]
+
+
+def micro_f1(scores: Iterable[TopicScore]) -> float:
+    tp = fp = fn = 0
+    for s in scores:
+        tp, fp, fn = tp + s.tp, fp + s.fp, fn + s.fn
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def format_splits(results: Iterable[tuple[str, str, list[TopicScore]]]) -> str:
+    blocks = []
+    for name, split, scores in results:
+        n = max((s.tp + s.fp + s.fn + s.tn for s in scores), default=0)
+        blocks.append(f"topics, {split} part ({n} articles), {name}: micro F1 {micro_f1(scores):.3f}\n"
+                      + format_topic_scores(scores, errors=False))
+    return "\n\n".join(blocks)

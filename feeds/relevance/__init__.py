@@ -1,0 +1,1 @@
+"""Per-watch learned relevance: labelled examples, features, a logistic model, training and query suggestions."""
