@@ -1,5 +1,10 @@
 """A query as a full-text prefilter: the index tokens of an article, and the token formula every article
-the query can match must satisfy (a superset: the watch evaluator decides on what the index returns)."""
+the query can match must satisfy (a superset: the watch evaluator decides on what the index returns).
+
+The index holds every key the evaluator's Doc looks a term up by, every entity it holds, and both again with
+TITLE_MARK for those in the title, so `title:(…)` narrows to articles with those words in the title. A term
+or entity under NOT, when its AND has a positive part, excludes the articles that hold it: the index holds a
+key only where the evaluator sees it (the caps below can only leave keys out, which over-selects)."""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from feeds.models import Article, Classification
-from feeds.nlp.arabic import stem_candidates, tokenize
+from feeds.query.evaluate import Doc
 from feeds.query.syntax import Node
 
 _ARTICLE = "ال"
+# Prepended to the tokens of the title: ASCII letters, which no normalised Arabic or entity token begins with
+# ("zz…" entities become "ztzz…"), and which every tokenizer keeps inside the token.
+TITLE_MARK = "zt"
 # Index tokens longer than this are not words (a URL, a run of letters without spaces): PostgreSQL refuses
 # lexemes over 2 KB, and no query term is that long.
 MAX_TOKEN_CHARS = 64
@@ -30,6 +38,7 @@ class Tok:
 @dataclass(frozen=True)
 class All:
     parts: tuple[Formula, ...]
+    absent: tuple[Tok, ...] = ()  # tokens an article must not hold (NOT of a term or entity in this AND)
 
 
 @dataclass(frozen=True)
@@ -46,36 +55,66 @@ def entity_token(kind: str, entity_id: str) -> str:
     return "zz" + kind[:1] + entity_id.lower().encode("utf-8").hex()
 
 
-def _entity_keys(c: Classification) -> set[tuple[str, str]]:
-    # As the evaluator's Doc: a region also matches through a place inside it.
-    place_country = {p.id: p.country for p in c.places if p.country}
-    keys: set[tuple[str, str]] = set()
-    for m in c.mentions:
-        keys.add((m.kind, m.id))
-        if m.kind == "place" and m.id in place_country:
-            keys.add(("region", str(place_country[m.id]).upper()))
-    return keys
-
-
 def index_tokens(article: Article, classification: Classification) -> str:
-    """Every key the evaluator can look a term up by (each token's stem candidates) and every entity, as one
-    space-separated string of distinct tokens; linear in the article's length."""
+    """Every key the evaluator can look a term up by and every entity it holds (read off its own Doc, so the
+    two cannot disagree), those of the title again with TITLE_MARK, as one space-separated string of distinct
+    tokens; linear in the article's length."""
+    doc = Doc(article, classification)
     seen: dict[str, None] = {}
-    for tok in tokenize(article.document):
-        if len(tok.norm) > MAX_TOKEN_CHARS:
+    title: dict[str, None] = {}
+    for key, positions in doc.by_key.items():
+        if len(key) > MAX_TOKEN_CHARS or len(seen) >= MAX_INDEX_TOKENS:
             continue
-        for cand in stem_candidates(tok.norm):
-            seen.setdefault(cand, None)
-        if len(seen) >= MAX_INDEX_TOKENS:
-            break
-    for kind, eid in sorted(_entity_keys(classification)):
-        seen.setdefault(entity_token(kind, eid), None)
-    return " ".join(seen)
+        seen[key] = None
+        if positions[0] < doc.title_end:  # positions ascend: the first is in the title if any is
+            title[TITLE_MARK + key] = None
+    for (kind, eid), hits in sorted(doc.entities.items()):
+        tok = entity_token(kind, eid)
+        seen[tok] = None
+        if any(h.last < doc.title_end for h in hits):  # as the evaluator's title scope bounds a hit
+            title[TITLE_MARK + tok] = None
+    return " ".join([*seen, *title])
 
 
-def _all(parts: Iterable[Formula]) -> Formula:
+def _all(parts: Iterable[Formula], absent: tuple[Tok, ...] = ()) -> Formula:
     kept = tuple(p for p in parts if p is not None)
-    return kept[0] if len(kept) == 1 else (All(kept) if kept else None)
+    if not kept:
+        return None  # only NOTs: nothing an index lookup can start from
+    return kept[0] if len(kept) == 1 and not absent else All(kept, absent)
+
+
+def _titled(f: Formula) -> Formula:
+    """The formula of a part under title: every token as the title's."""
+    if f is None:
+        return None
+    if isinstance(f, Tok):
+        return Tok(TITLE_MARK + f.text, f.prefix)
+    if isinstance(f, All):
+        return All(tuple(_titled(p) for p in f.parts), tuple(Tok(TITLE_MARK + t.text, t.prefix) for t in f.absent))
+    return Some(tuple(_titled(p) for p in f.parts))
+
+
+def _present(f: Formula) -> Formula:
+    """The formula without its NOT tokens: under lead:, an absent word is absent from the lead only, which the
+    index (of the whole article) cannot tell."""
+    if f is None or isinstance(f, Tok):
+        return f
+    if isinstance(f, All):
+        return _all(_present(p) for p in f.parts)
+    return _some(_present(p) for p in f.parts)
+
+
+def _absent(node: Node) -> Tok | None:
+    """NOT of a plain term or entity: the token the article must not hold. Not a phrase (its words may be
+    there, apart) and not under NEAR (NOT there is positional)."""
+    if node.kind != "not":
+        return None
+    inner = node.children[0]
+    if inner.kind == "entity":
+        return Tok(entity_token(inner.field, inner.value))
+    if inner.kind == "term":
+        return Tok(inner.words[0], inner.prefix)
+    return None
 
 
 def _some(parts: Iterable[Formula]) -> Formula:
@@ -95,12 +134,17 @@ def formula(node: Node) -> Formula:
         return _all([Tok(first), *(_some([Tok(w), Tok(_ARTICLE + w)]) for w in rest)])
     if node.kind == "entity":
         return Tok(entity_token(node.field, node.value))
-    if node.kind in ("and", "near"):
+    if node.kind == "and":
+        absent = tuple(t for c in node.children if (t := _absent(c)) is not None)
+        return _all((formula(c) for c in node.children), absent)
+    if node.kind == "near":
         return _all(formula(c) for c in node.children)
     if node.kind == "or":
         return _some(formula(c) for c in node.children)
     if node.kind == "scope":
-        return formula(node.children[0])  # in the title or lead implies in the article
+        inner = formula(node.children[0])
+        # In the title: the title's tokens. In the lead: in the article (the lead is not indexed apart).
+        return _titled(inner) if node.field == "title" else _present(inner)
     return None  # not, filter
 
 
@@ -115,7 +159,10 @@ def to_fts5(f: Formula) -> str | None:
     if isinstance(f, Tok):
         return _quote(f.text, '"') + ("*" if f.prefix else "")
     joiner = " AND " if isinstance(f, All) else " OR "
-    return "(" + joiner.join(str(to_fts5(p)) for p in f.parts) + ")"
+    out = "(" + joiner.join(str(to_fts5(p)) for p in f.parts) + ")"
+    if isinstance(f, All) and f.absent:  # FTS5's NOT is binary: what holds, NOT what must be absent
+        out = "(" + out + " NOT (" + " OR ".join(str(to_fts5(t)) for t in f.absent) + "))"
+    return out
 
 
 def to_tsquery(f: Formula) -> str | None:
@@ -125,4 +172,7 @@ def to_tsquery(f: Formula) -> str | None:
     if isinstance(f, Tok):
         return _quote(f.text.replace("\\", "\\\\"), "'") + (":*" if f.prefix else "")
     joiner = " & " if isinstance(f, All) else " | "
-    return "(" + joiner.join(str(to_tsquery(p)) for p in f.parts) + ")"
+    out = "(" + joiner.join(str(to_tsquery(p)) for p in f.parts) + ")"
+    if isinstance(f, All) and f.absent:
+        out = "(" + out + " & !(" + " | ".join(str(to_tsquery(t)) for t in f.absent) + "))"
+    return out

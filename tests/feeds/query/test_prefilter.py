@@ -17,7 +17,16 @@ def test_formulas() -> None:
     assert prefilter.to_tsquery(f("إدلب AND ترامب*")) == "('ادلب' & 'ترامب':*)"
     assert f("NOT إدلب") is None
     assert f("إدلب OR NOT ترامب") is None  # one side can hold anywhere
-    assert f("إدلب AND NOT ترامب") == prefilter.Tok("ادلب")
+    assert f("إدلب AND NOT ترامب") == prefilter.All((prefilter.Tok("ادلب"),), (prefilter.Tok("ترامب"),))
+    assert prefilter.to_fts5(f("إدلب AND NOT region:US")) == '(("ادلب") NOT ("zzr7573"))'
+    assert prefilter.to_tsquery(f("إدلب AND NOT region:US")) == "(('ادلب') & !('zzr7573'))"
+    # Not a phrase (its words may be there apart), not under NEAR, not alone, not under OR.
+    assert f('إدلب AND NOT "وقف النار"') == prefilter.Tok("ادلب")
+    assert f("إدلب NEAR/5 NOT ترامب") == prefilter.Tok("ادلب")
+    assert f("NOT ترامب") is None
+    assert f("إدلب OR NOT ترامب") is None
+    assert f("lead:(إدلب AND NOT ترامب)") == prefilter.Tok("ادلب")  # absent from the lead, maybe not the body
+    assert f("title:(إدلب OR region:SY)") == prefilter.Some((prefilter.Tok("ztادلب"), prefilter.Tok("ztzzr7379")))
     assert prefilter.to_fts5(f('"وقف إطلاق النار"')) == '("وقف" AND ("اطلاق" OR "الاطلاق") AND ("نار" OR "النار"))'
 
 
@@ -32,6 +41,10 @@ def test_index_tokens_hold_every_key_the_evaluator_looks_up() -> None:
     c = Classification(mentions=(Mention("place", "idlib", 1, 5, "إدلب"),))
     toks = set(prefilter.index_tokens(a, c).split())
     assert {"بادلب", "ادلب", "وللعراق", "العراق", prefilter.entity_token("place", "idlib")} <= toks
+    # The title's, again with the mark: the place is in the title, العراق is not.
+    mark = prefilter.TITLE_MARK
+    assert {mark + "ادلب", mark + prefilter.entity_token("place", "idlib")} <= toks
+    assert mark + "العراق" not in toks
 
 
 def test_index_tokens_are_bounded() -> None:

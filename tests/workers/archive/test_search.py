@@ -20,6 +20,12 @@ QUERIES = [
     "region:SY AND NOT region:US",
     "title:(دوما OR region:SY)",
     "ضرب* NEAR/5 NOT عسكري*",
+    # NOT pushed into the index, title: looked up among the title's tokens, and their mixtures
+    '"مجلس الأمن" AND NOT region:US',
+    "title:(ترامب OR actor:trump)",
+    'title:"مجلس الأمن" OR lead:(region:SY AND NOT كيماوي*)',
+    "title:(region:SY AND NOT region:US) AND NOT ترامب*",
+    "(region:SY AND NOT region:RU) OR (region:LY AND NOT هدنة)",
 ]
 
 
