@@ -62,8 +62,9 @@ def article_record(key: str, article: Article, feed_id: str, outcome: str, story
         "published": article.published.timestamp() if article.published else None,
         "fetched": fetched, "at": at, "day": int(at // DAY_S), "story_id": story_id, "outcome": outcome,
         "classification": classification_json(c), "search": index_tokens(article, c), "entities": ents,
-        "matches": [{"watch_id": m.watch_id, "evidence": json.dumps([[s.start, s.end, s.text] for s in m.evidence],
-                                                                     ensure_ascii=False)} for m in matches],
+        "matches": [{"watch_id": m.watch_id, "relevance": m.relevance,
+                     "evidence": json.dumps([[s.start, s.end, s.text] for s in m.evidence], ensure_ascii=False)}
+                    for m in matches],
     }
 
 

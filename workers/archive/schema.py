@@ -52,6 +52,7 @@ matches = sa.Table(
     sa.Column("article_pk", sa.Integer, sa.ForeignKey("articles.pk", ondelete="CASCADE"), primary_key=True),
     sa.Column("watch_id", sa.String(200), primary_key=True),
     sa.Column("evidence", sa.Text, nullable=False),  # JSON: [[start, end, text], …] in the article's document
+    sa.Column("relevance", sa.Float, nullable=True),  # the watch's relevance model's probability, when it decided
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("day", sa.Integer, nullable=False),
     sa.Column("story_id", sa.String(64), nullable=True),

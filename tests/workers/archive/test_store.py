@@ -3,16 +3,18 @@ counted once per article and outlet, alert statuses, retention, and migrations r
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from feeds.models import Alert
+from feeds.models import Alert, Span, WatchMatch
+from feeds.pipeline import article_id
 from tests.workers.archive.conftest import classified, record
 from workers.archive import engine, queries
-from workers.archive.records import alert_record
-from workers.archive.schema import articles, entities
+from workers.archive.records import alert_record, article_record
+from workers.archive.schema import articles, entities, matches
 from workers.archive.store import Archive
 
 
@@ -86,3 +88,15 @@ def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         revisions = pool.map(_open, [url] * 4)
     assert revisions == [engine.head()] * 4
+
+
+def test_matches_keep_their_evidence_and_the_relevance_models_score(archive: Archive) -> None:
+    [(d, a, c)] = classified(1)
+    ev = (Span(0, 4, a.document[0:4]),)
+    rec = article_record(article_id(a.url), a, d["src"], "new", "s1", c,
+                         (WatchMatch("w-model", ev, relevance=0.83), WatchMatch("w-query", ev)), fetched=2e9)
+    archive.write_articles([rec])
+    with archive.engine.connect() as conn:
+        got = {r.watch_id: r for r in conn.execute(sa.select(matches))}
+    assert got["w-model"].relevance == 0.83 and got["w-query"].relevance is None
+    assert json.loads(got["w-query"].evidence) == [[0, 4, a.document[0:4]]]

@@ -105,6 +105,7 @@ def upgrade() -> None:
     sa.Column('article_pk', sa.Integer(), nullable=False),
     sa.Column('watch_id', sa.String(length=200), nullable=False),
     sa.Column('evidence', sa.Text(), nullable=False),
+    sa.Column('relevance', sa.Float(), nullable=True),
     sa.Column('at', sa.Float(), nullable=False),
     sa.Column('day', sa.Integer(), nullable=False),
     sa.Column('story_id', sa.String(length=64), nullable=True),
