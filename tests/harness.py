@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -179,11 +180,21 @@ class Item:
         return f"/news/{self.key}.html"
 
 
+@functools.lru_cache(maxsize=1)
 def vocabulary() -> list[str]:
-    """Arabic words of the seed article (a real news text), the raw material of synthetic articles."""
+    """Arabic words of the seed article (a real news text), the raw material of synthetic articles; not its
+    names of places, people and bodies, which would make every draw a report of the seed's own event."""
+    from feeds.models import Article
+    from feeds.nlp.classify import Classifier
+    from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer
+
     text = (FIXTURES / "seed" / "000_ac810ad0bcec6acb.txt").read_text(encoding="utf-8")
     words = sorted({w for w in re.findall(r"[\u0621-\u064a]{3,}", text)})
-    return words
+    clf = Classifier(load_gazetteer(default_gazetteer_paths()))
+    return [w for w in words if not clf.classify(Article(url="", title="", text=w)).mentions]
+
+
+_LETTERS = "بتثجحخدذرسشصضطظعغفقكلمنهي"
 
 
 def make_items(n: int, feeds: Sequence[str], markers: Sequence[str], *, seed: int = 1, words: int = 90,
@@ -191,7 +202,10 @@ def make_items(n: int, feeds: Sequence[str], markers: Sequence[str], *, seed: in
     """n distinct articles (random word draws: no two are near-duplicates), round-robin over feeds.
 
     Item i carries markers[i % len(markers)] (a watch's query word) in title and text, and is published one
-    second after item i-1, so "order of arrival" is the item index.
+    second after item i-1, so "order of arrival" is the item index. Each also names its own made-up people
+    and place (random letters): the draws all come from one article's words, so without names of their own
+    they would read as reports of one event (its people, places and words) and the event stage would fold
+    them into one story, as it should.
     """
     rng = random.Random(seed)
     vocab = [w for w in vocabulary() if all(m not in w for m in markers)]
@@ -199,9 +213,12 @@ def make_items(n: int, feeds: Sequence[str], markers: Sequence[str], *, seed: in
     out = []
     for i in range(n):
         marker = markers[i % len(markers)] if markers else ""
+        names = ["".join(rng.choices(_LETTERS, k=rng.randint(5, 7))) for _ in range(3)]
         body = rng.choices(vocab, k=words)
+        for name in names * 2:
+            body.insert(rng.randrange(len(body)), name)
         body.insert(rng.randrange(len(body)), marker)
-        title = " ".join([*rng.choices(vocab, k=6), marker]).strip()
+        title = " ".join([*rng.choices(vocab, k=4), *names[:2], marker]).strip()
         out.append(Item(f"{prefix}{i:05d}", feeds[i % len(feeds)], title, " ".join(body),
                         t0.fromtimestamp(t0.timestamp() + i, UTC)))
     return out
@@ -297,8 +314,9 @@ class WatchSpec:
 def write_config(folder: Path, redis_url: str, feeds: dict[str, str], watches: Sequence[WatchSpec], *,
                  slack_url: str | None = None, smtp_port: int | None = None, interval: str = "2s",
                  tick_s: float = 1, reload_s: float = 1, data_dir: str = "../var",
-                 fetch_pages: bool = True) -> Path:
-    """A complete marsad.yaml + feeds.yaml + watchlists/ in `folder`; returns marsad.yaml's path."""
+                 fetch_pages: bool = True, extra: str = "") -> Path:
+    """A complete marsad.yaml + feeds.yaml + watchlists/ in `folder` (`extra`: more top-level YAML);
+    returns marsad.yaml's path."""
     (folder / "watchlists").mkdir(parents=True, exist_ok=True)
     lines = ["feeds:"]
     for fid, url in feeds.items():
@@ -320,7 +338,7 @@ def write_config(folder: Path, redis_url: str, feeds: dict[str, str], watches: S
         # second by default) would turn a burst test into a politeness test, so it is off here.
         + "\nfetch: {timeout_s: 10, max_bytes: 5000000, user_agent: Marsad-test, allow_private_addresses: true,"
         + " host_max_concurrent: 64, host_min_gap_s: 0}\n"
-        + f"schedule: {{tick_s: {tick_s}, reload_s: {reload_s}}}\n", encoding="utf-8")
+        + f"schedule: {{tick_s: {tick_s}, reload_s: {reload_s}}}\n" + extra, encoding="utf-8")
     return path
 
 
