@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -125,6 +126,7 @@ class WatchMatch:
 
     watch_id: str
     evidence: tuple[Span, ...] = ()
+    relevance: float | None = None  # the watch's relevance model's probability, when one decided (feeds.relevance)
 
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -144,6 +146,8 @@ class Watch:
     min_mentions: int = 1  # how many matches of the query's terms the article must hold
     threshold: float | None = None  # for weighted-term queries (term^w); None = plain boolean
     source: str = ""  # the file it came from, for error messages
+    breaking: bool = False  # also alert a story that gains many outlets fast, and surges of its places/actors
+    examples: str | None = None  # labelled examples (JSON lines, feeds.relevance.examples): absolute path
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,14 @@ class Alert:
     highlights: tuple[tuple[int, int], ...] = ()  # offsets of the matches inside `sentence`
     outlets: int = 1  # how many outlets carried the story so far
     follow_up: bool = False  # a later outlet's copy of a story already alerted (watch `follow_ups: true`)
+    breaking: bool = False  # the story reached BREAKING_OUTLETS outlets within BREAKING_HOURS of its first report
+    console_url: str = ""  # the article's page in the console (web.public_url set), else ""
+
+    @property
+    def alert_id(self) -> str:
+        """What a user quotes about this alert (`marsad feedback ID …`): one id per watch and story, the
+        same on every sink and for its follow-ups."""
+        return hashlib.blake2b(f"{self.watch_id}\0{self.story_id}".encode(), digest_size=5).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

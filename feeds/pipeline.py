@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from feeds.alerts.build import build_alert
+from feeds.dedup.event import event_terms
 from feeds.dedup.fingerprint import sketch, text_fingerprint
 from feeds.dedup.story import StoryAssignment, StoryStore
 from feeds.dedup.urls import canonical_url
@@ -21,6 +22,7 @@ from feeds.ingest.http import FetchResult
 from feeds.models import Alert, Article, Classification, Entry, FeedSource, Watch, WatchMatch
 from feeds.nlp.classify import Classifier
 from feeds.query.watchset import WatchSet
+from feeds.relevance.stage import Judge, judge
 
 
 class Fetch(Protocol):
@@ -98,7 +100,7 @@ def article_id(url: str) -> str:
     return hashlib.sha256(canonical_url(url).encode()).hexdigest()[:16]
 
 
-ArticleOutcome = Literal["new", "duplicate", "near_duplicate", "dropped"]
+ArticleOutcome = Literal["new", "duplicate", "near_duplicate", "joined_event", "dropped"]
 
 
 @dataclass(frozen=True)
@@ -112,23 +114,27 @@ class ArticleResult:
     matches: tuple[WatchMatch, ...] = ()
     reason: str = ""
     article_id: str = ""
+    vetoed: tuple[WatchMatch, ...] = ()  # matches of the query that the watch's relevance model judged irrelevant
 
 
 def process(entry: Entry, feed: FeedSource, *, fetch: Fetch, classifier: Classifier, watchset: WatchSet,
-            stories: StoryStore, now: float) -> ArticleResult:
-    """fetch page → extract → dedup into a story → classify → match watches."""
+            stories: StoryStore, now: float, judges: Mapping[str, Judge] | None = None) -> ArticleResult:
+    """fetch page → extract → dedup into a story → classify → match watches → relevance (`judges`: the watches
+    with an active relevance model, `feeds.relevance.stage`; a vetoed match alerts nothing)."""
     article = load_article(entry, feed, fetch)
     if not (article.title.strip() or article.text.strip()):
         return ArticleResult("dropped", article, reason="no title and no text")
     aid = article_id(article.url or entry.url)
-    story = stories.assign(aid, feed.id,
-                           text_fingerprint(article.document), sketch(article.document), now)
-    # Duplicates are classified and matched too: the alert ledger keeps them from alerting again, and a
-    # copy from another outlet is what a watch's follow-ups ("also reported by …") are made of.
+    # Classified first: the event stage of the story store compares entities too. Copies are classified and
+    # matched as well: the alert ledger keeps them from alerting again, and another outlet's report of a story
+    # is what a watch's follow-ups ("also reported by …") are made of.
     classification = classifier.classify(article)
-    matches = tuple(watchset.match(article, classification))
+    story = stories.assign(aid, feed.id, text_fingerprint(article.document), sketch(article.document), now,
+                           event_terms(article, classification),
+                           article.published.timestamp() if article.published else None)
+    matches, vetoed = judge(watchset.match(article, classification), article, classification, judges or {})
     reason = f"duplicate of {story.duplicate_of}" if story.duplicate_of else ""
-    return ArticleResult(story.outcome, article, story, classification, matches, reason, aid)
+    return ArticleResult(story.outcome, article, story, classification, matches, reason, aid, vetoed)
 
 
 def alerts_for(result: ArticleResult, watches: Callable[[str], Watch | None], feed: FeedSource,

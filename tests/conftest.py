@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -12,6 +14,13 @@ from workers.daemon.embedded import EmbeddedRedis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
+
+
+def event_fixtures() -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The labelled cross-outlet articles (by docno) and pairs of tests/fixtures/events."""
+    lines = (FIXTURES / "events" / "articles.jsonl").read_text("utf-8").splitlines()
+    docs = {d["docno"]: d for d in map(json.loads, lines)}
+    return docs, json.loads((FIXTURES / "events" / "pairs.json").read_text("utf-8"))
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +39,15 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/services/postgres.py), or a skip saying how to get one."""
+    from tests.services import postgres
+
+    try:
+        with postgres.server(tmp_path_factory.mktemp("postgres")) as url:
+            yield url
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))

@@ -75,3 +75,19 @@ def test_the_readme_install_line_works_with_pythons_own_pip(tmp_path: Path) -> N
                           str(REPO / "config" / "marsad.yaml")], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, (pip.stdout, res.stderr[-2000:])
     assert {"SY", "LY", "TR", "RU"} <= {r["id"] for r in json.loads(res.stdout)["regions"]}
+
+
+def test_the_installed_package_carries_its_archive_migrations_console_and_event_data(installed: Path,
+                                                                                     tmp_path: Path) -> None:
+    """What is not Python in the wheel: the event-term frequencies, Alembic's migrations (an archive is created
+    from them), the console's templates (parsed) and static files."""
+    code = ("import sys; from pathlib import Path; from feeds.dedup import df; base, n = df.base(); assert n > 1000; "
+            "from workers.archive.store import Archive; a = Archive('sqlite:///' + sys.argv[1]); "
+            "from workers.archive import engine; print(engine.current(a.engine)); "
+            "from workers.web.common import HERE, templates; "
+            "assert (HERE / 'static' / 'chart.min.js').is_file() and (HERE / 'static' / 'style.css').is_file(); "
+            "[templates.get_template(n) for n in ('base.html', 'stories.html', 'article.html')]; print('ok')")
+    res = run(installed, tmp_path, "-c", code, str(tmp_path / "archive.db"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    revision, ok = res.stdout.split()[-2:]
+    assert revision == "0001" and ok == "ok"

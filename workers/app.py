@@ -89,6 +89,7 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
             "marsad.send_alert": {"queue": "alert"},
             "marsad.digest_tick": {"queue": "alert"},
             "marsad.ops_check": {"queue": "alert"},
+            "marsad.archive_tick": {"queue": "poll"},
         },
         # acks_late alone LOSES a task whose pool process is SIGKILLed: reject_on_worker_lost requeues it.
         "task_acks_late": True,
@@ -117,12 +118,14 @@ def celery_config(url: str, tick_s: float) -> dict[str, Any]:
                                    "options": {"queue": "alert", "expires": DIGEST_TICK_S}},
             "marsad-ops-check": {"task": "marsad.ops_check", "schedule": OPS_CHECK_S,
                                  "options": {"queue": "alert", "expires": OPS_CHECK_S}},
+            "marsad-archive-tick": {"task": "marsad.archive_tick", "schedule": OPS_CHECK_S,
+                                    "options": {"queue": "poll", "expires": OPS_CHECK_S}},
         },
     }
 
 
 app = Celery("marsad", include=["workers.tasks.poll", "workers.tasks.article", "workers.tasks.alert",
-                                      "workers.tasks.digest"])
+                                      "workers.tasks.digest", "workers.tasks.archive"])
 
 
 def use_redis(url: str) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from feeds import pipeline
-from feeds.alerts.build import fan_out
+from feeds.alerts.build import breaking_now, fan_out
 from feeds.models import Alert, Entry, FeedSource
 from workers.alerts import sinks
-from workers.alerts.spikes import count_match
+from workers.alerts.spikes import SURGE_ENTITIES, count_match, count_story
+from workers.archive.records import article_record
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores import metrics
@@ -68,13 +70,25 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
         result = pipeline.ArticleResult("dropped", reason=f"feed {entry.feed_id!r} is no longer configured")
     else:
         result = pipeline.process(entry, feed, fetch=rt.page_fetch(feed), classifier=rt.classifier,
-                                  watchset=rt.settings.watchset, stories=rt.stories, now=time.time())
-        copy = result.outcome in ("duplicate", "near_duplicate")
+                                  watchset=rt.settings.watchset, stories=rt.stories, now=time.time(),
+                                  judges=rt.judges)
+        if result.article is not None and rt.settings.archive_url is not None:
+            # Before the alerts are enqueued, so an alert's link to the console finds the article; the writer
+            # keeps the record in Redis while the database is away instead of holding the alerts back.
+            rt.archive_writer.article(article_record(
+                result.article_id, result.article, entry.feed_id, result.outcome,
+                result.story.story_id if result.story else None, result.classification, result.matches))
+        copy = result.outcome in ("duplicate", "near_duplicate", "joined_event")  # another report of a story
+        breaking = result.story is not None and breaking_now(result.story, time.time())
+        public = rt.settings.web.public_url
         for alert in pipeline.alerts_for(result, rt.watch, feed, entry):
+            if public and rt.settings.archive_url is not None:
+                alert = replace(alert, console_url=f"{public.rstrip('/')}/articles/{result.article_id}")
             watch = rt.watch(alert.watch_id)
             if watch is None:
                 continue
-            for out, sink_id in fan_out(alert, watch, copy, lambda s: sinks.follows(rt.settings.sinks.get(s))):
+            for out, sink_id in fan_out(alert, watch, copy, lambda s: sinks.follows(rt.settings.sinks.get(s)),
+                                        breaking):
                 if sink_id in rt.settings.unconfigured_sinks:
                     if not out.follow_up:
                         log.info("alert_skipped", watch=alert.watch_id, sink=sink_id, outcome="not_configured",
@@ -82,6 +96,11 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
                     continue
                 enqueue_alert(out, sink_id)
     metrics.incr(rt.redis, "marsad_articles_processed_total", outcome=result.outcome)
+    if result.outcome == "new" and result.story is not None:  # a new story counts for its places and actors
+        c = result.classification
+        main = [(k, h.id) for k, hits in (("region", c.regions), ("place", c.places), ("actor", c.actors))
+                for h in hits[:SURGE_ENTITIES]]
+        count_story(rt.redis, main, result.story.story_id, entry.feed_id, time.time())
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)
         count_match(rt.redis, m.watch_id, entry.feed_id, time.time(), article_id=result.article_id or None)
@@ -92,5 +111,7 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
              story=result.story.story_id if result.story else None, reason=result.reason or None,
              source=result.article.source if result.article else None,
              regions=[h.id for h in c.regions], actors=[h.id for h in c.actors],
-             matches=[m.watch_id for m in result.matches], duration_ms=round((time.monotonic() - t0) * 1000))
+             matches=[m.watch_id for m in result.matches],
+             vetoed=[{"watch": m.watch_id, "relevance": round(m.relevance or 0.0, 4)} for m in result.vetoed] or None,
+             duration_ms=round((time.monotonic() - t0) * 1000))
     return result

@@ -18,10 +18,13 @@ from feeds.ingest.http import FetchResult, fetch
 from feeds.models import FeedSource, Watch
 from feeds.nlp.classify import Classifier
 from workers.alerts.sinks import Sink, build_sink
+from workers.archive.store import Archive
+from workers.archive.writer import ArchiveWriter
 from workers.config.load import Settings, load_settings
 from workers.fetch.politeness import polite
 from workers.fetch.robots import RobotsCache, page_fetcher
 from workers.logging import get_logger
+from workers.relevance import Trained, judges, train_models
 from workers.stores import connect
 from workers.stores.claims import Attempts, Locks, SeenStore
 from workers.stores.feedstate import FeedStateStore
@@ -50,11 +53,19 @@ def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...]:
 class Runtime:
     """What tasks need, built from one validated Settings."""
 
-    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+    def __init__(self, settings: Settings, client: redis.Redis | None = None,
+                 archive: Archive | None = None) -> None:
         self.settings = settings
         self.redis = client or connect.client(settings.redis_url)
+        self._archive = archive if archive is not None and archive.url == settings.archive_url else None
+        self._archive_pid = os.getpid()
+        self.archive_writer = ArchiveWriter(self.archive, self.redis)
         self.classifier = Classifier(settings.gazetteer)
         self.watches: dict[str, Watch] = {w.id: w for w in settings.watches}
+        # Relevance models of the watches with examples (cached in data_dir; trained when the examples changed);
+        # the pipeline consults only the active ones, so with none it does no extra work.
+        self.relevance_models: list[Trained] = train_models(settings, self.classifier)
+        self.judges = judges(settings, self.relevance_models)
         self.seen = SeenStore(self.redis)
         self.locks = Locks(self.redis)
         self.feed_state = FeedStateStore(self.redis)
@@ -88,6 +99,22 @@ class Runtime:
             self._unreplicated_until = time.monotonic() + REPLICA_RECHECK_S
             log.warning("redis_replicas_missing", wanted=wanted, acknowledged=got,
                         retry_in_s=REPLICA_RECHECK_S, risk="a failover now could lose the last writes")
+
+    def archive(self) -> Archive:
+        """The archive database of this process, opened (and migrated) on first use: an engine's pooled
+        connections must not cross a fork, so a pool process opens its own. InvalidInput when it is off."""
+        url = self.settings.archive_url
+        if url is None:
+            raise InvalidInput("the archive is off (archive_url: off in marsad.yaml)")
+        if self._archive is None or self._archive_pid != os.getpid():
+            self._archive = Archive(url)
+            self._archive_pid = os.getpid()
+        return self._archive
+
+    def keep_archive(self, url: str | None) -> Archive | None:
+        """This runtime's archive for a rebuilt runtime, when it stays on the same database."""
+        return self._archive if self._archive is not None and self._archive_pid == os.getpid() \
+            and self._archive.url == url else None
 
     def feed_fetch(self, feed: FeedSource) -> Callable[..., FetchResult]:
         """The poll of one feed: host politeness, and the Accept header of its source kind."""
@@ -144,7 +171,7 @@ class _Holder:
             # Keep running the last good config; the user sees why in the log and in `marsad check`.
             log.error("config_reload_failed", errors=exc.reason.splitlines())
             return
-        self.rt = Runtime(settings, client=current.redis)
+        self.rt = Runtime(settings, client=current.redis, archive=current.keep_archive(settings.archive_url))
         log.info("config_reloaded", feeds=len(settings.feeds), watches=len(settings.watches))
 
     def preload(self, settings: Settings) -> None:

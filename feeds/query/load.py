@@ -1,4 +1,5 @@
-"""Load watches from YAML files: field validation with "file: field: message" errors, duplicate ids."""
+"""Load watches from YAML files: field validation with "file: field: message" errors, duplicate ids; the
+labelled examples files they name, with "file:line" errors."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import yaml
 from feeds import yamlfile
 from feeds.errors import InvalidInput
 from feeds.models import SEVERITY_ORDER, Watch
+from feeds.relevance.examples import Example, load_examples
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_FIELDS = ("id", "name", "query", "notify", "severity", "follow_ups", "min_mentions", "threshold")
+_FIELDS = ("id", "name", "query", "notify", "severity", "follow_ups", "min_mentions", "threshold", "breaking",
+           "examples")
 
 
 def _yaml_files(paths: Sequence[Path]) -> list[Path]:
@@ -59,6 +62,9 @@ def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
     follow_ups = item.get("follow_ups", False)
     if not isinstance(follow_ups, bool):
         problems.append(f"{where}: follow_ups: expected true or false, got {yamlfile.short(follow_ups)}")
+    breaking = item.get("breaking", False)
+    if not isinstance(breaking, bool):
+        problems.append(f"{where}: breaking: expected true or false, got {yamlfile.short(breaking)}")
     min_mentions = item.get("min_mentions", 1)
     if isinstance(min_mentions, bool) or not isinstance(min_mentions, int) or min_mentions < 1:
         problems.append(f"{where}: min_mentions: expected a whole number ≥ 1, got {yamlfile.short(min_mentions)}")
@@ -66,11 +72,16 @@ def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
                                   or threshold <= 0):
         problems.append(f"{where}: threshold: expected a positive number or null, got {yamlfile.short(threshold)}")
+    examples = item.get("examples")
+    if examples is not None and (not isinstance(examples, str) or not examples.strip()):
+        problems.append(f"{where}: examples: expected the path of a JSON-lines file, got {yamlfile.short(examples)}")
     if len(problems) > before:
         return None
     return Watch(id=wid, name=name, query=str(query), notify=tuple(notify), severity=severity,
-                 follow_ups=follow_ups, min_mentions=min_mentions,
-                 threshold=None if threshold is None else float(threshold), source=str(path))
+                 follow_ups=follow_ups, breaking=breaking, min_mentions=min_mentions,
+                 threshold=None if threshold is None else float(threshold), source=str(path),
+                 # relative to the folder of the watchlist file that names it, like every path in a config file
+                 examples=str((path.parent / examples.strip()).resolve()) if examples else None)
 
 
 def load_watches(paths: Sequence[Path]) -> list[Watch]:
@@ -109,3 +120,20 @@ def load_watches(paths: Sequence[Path]) -> list[Watch]:
     if problems:
         raise InvalidInput("\n".join(problems))
     return watches
+
+
+def load_watch_examples(watches: Sequence[Watch]) -> dict[str, list[Example]]:
+    """The labelled examples of every watch that names an `examples:` file, by watch id; InvalidInput listing
+    every problem, one per line, as "<file>:<line>: <field>: <message> (examples of watch <id>)"."""
+    problems: list[str] = []
+    out: dict[str, list[Example]] = {}
+    for w in watches:
+        if w.examples is None:
+            continue
+        try:
+            out[w.id] = load_examples(Path(w.examples))
+        except InvalidInput as exc:
+            problems.append(f"{exc.reason} (examples of watch {w.id})")
+    if problems:
+        raise InvalidInput("\n".join(problems))
+    return out

@@ -190,6 +190,17 @@ class WatchSet:
                 out.append(WatchMatch(c.watch.id, _spans(doc, res)))
         return out
 
+    def entities(self, watch_id: str) -> list[tuple[str, str]]:
+        """The (kind, id) of every entity a watch's query names (region:SY, place:idlib …), in query order."""
+        n = self._by_id.get(watch_id)
+        if n is None:
+            return []
+        out: list[tuple[str, str]] = []
+        for node in walk(self._compiled[n].root):
+            if node.kind == "entity" and (node.field, node.value) not in out:
+                out.append((node.field, node.value))
+        return out
+
     def explain(self, watch_id: str, article: Article, classification: Classification) -> Explanation:
         """Evaluate one watch with every node recorded, whether or not the index would have skipped it."""
         if watch_id not in self._by_id:

@@ -16,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from feeds.alerts.render.common import clean as clean_line
+from feeds.errors import InvalidInput
 from feeds.evaluation.backfill import Hit, Report, Tally, run
+from feeds.models import Watch
 from workers.cli import common
 from workers.cli.common import config_option
 
@@ -65,7 +67,9 @@ def render(report: Report, console: Console, show: int) -> None:
     notes += [f"{report.undated:,} undated (kept)"] if report.undated else []
     notes += [f"{len(report.bad):,} bad lines skipped"] if report.bad else []
     notes += ["INTERRUPTED: partial results"] if report.interrupted else []
-    head = (f"Dry run: {report.articles:,} articles from {len(report.files)} file(s) in {report.seconds:.1f} s; "
+    source = report.files[0] if report.files and report.files[0].startswith("archive:") else \
+        f"{len(report.files)} file(s)"
+    head = (f"Dry run: {report.articles:,} articles from {source} in {report.seconds:.1f} s; "
             "nothing stored, no alerts sent")
     console.print(Text(head + "".join(f"; {n}" for n in notes)))
     table = Table(title=Text("Watches over the archive"), title_justify="left")
@@ -98,8 +102,12 @@ def render(report: Report, console: Console, show: int) -> None:
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
+@click.option("--archive", "from_archive", is_flag=True,
+              help="Read Marsad's own archive (archive_url) instead of FILES.")
+@click.option("--query", "queries", multiple=True, metavar="QUERY",
+              help="Also try this query, as a watch not saved yet (repeatable; with --archive or FILES).")
 @click.option("--since", callback=_when(False), metavar="DATE",
               help="Only articles dated on/after this ISO date or time.")
 @click.option("--until", callback=_when(True), metavar="DATE",
@@ -112,8 +120,9 @@ def render(report: Report, console: Console, show: int) -> None:
               help="Example matches per watch in the table (most recent first).")
 @click.option("--json", "as_json", is_flag=True, help="Print counts and every matched article as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is no terminal).")
-def backfill(files: tuple[Path, ...], config: str | None, since: datetime | None, until: datetime | None,
-             watch_ids: tuple[str, ...], limit: int | None, show: int, as_json: bool, no_progress: bool) -> None:
+def backfill(files: tuple[Path, ...], config: str | None, from_archive: bool, queries: tuple[str, ...],
+             since: datetime | None, until: datetime | None, watch_ids: tuple[str, ...], limit: int | None, show: int,
+             as_json: bool, no_progress: bool) -> None:
     """What would the current watches have matched? Run them over an archive of articles.
 
     FILES are JSON-lines files (.jsonl, or .jsonl.gz), one article a line, as in the ANT corpus:
@@ -121,6 +130,11 @@ def backfill(files: tuple[Path, ...], config: str | None, since: datetime | None
     RFC 2822) are accepted for docno, src and time. Articles are classified and matched with the
     config's gazetteer and watchlists as the workers would, but not deduplicated: each copy of a
     story counts.
+
+    With --archive, Marsad's own archive is read instead (every article the workers processed,
+    copies included), through the same search as the console: the full-text index finds candidates and
+    each watch decides on the stored classification. --query tries a query before it is saved as a
+    watch, e.g. --archive --query 'place:idlib NEAR/10 هدنة' --since 2018-02-01.
 
     This is a dry run: it needs no Redis, sends no alerts and writes no state. Articles without a
     date are kept by --since/--until (and counted); lines that are not JSON or have no text are
@@ -135,8 +149,23 @@ def backfill(files: tuple[Path, ...], config: str | None, since: datetime | None
     unknown = [w for w in watch_ids if w not in known]
     if unknown:
         raise click.UsageError(f"unknown watch {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
-    watches = [w for w in s.watches if w.id in watch_ids] if watch_ids else list(s.watches)
-    matcher = WatchSet.compile(watches, s.gazetteer.ids) if watch_ids else s.watchset
+    if from_archive == bool(files):
+        raise click.UsageError("give FILES or --archive (one of them)")
+    watches = [w for w in s.watches if w.id in watch_ids] if watch_ids or queries else list(s.watches)
+    watches += [Watch(id=f"query-{i + 1}", name=q, query=q) for i, q in enumerate(queries)]
+    try:
+        matcher = WatchSet.compile(watches, s.gazetteer.ids) if watch_ids or queries else s.watchset
+    except InvalidInput as exc:
+        raise click.UsageError(exc.reason) from None
+    if from_archive:
+        if s.archive_url is None:
+            raise click.UsageError("the archive is off (archive_url: off in marsad.yaml)")
+        from workers.archive import backfill as archive_backfill
+        from workers.archive.store import Archive
+
+        report = archive_backfill.run(Archive(s.archive_url), watches, s.gazetteer.ids, since=since, until=until)
+        _output(report, since, until, as_json, show)
+        return
     quiet = no_progress or as_json
     total: int | None = None
     if progress.enabled(quiet):  # a pre-pass for the bar's total, only when a bar is drawn (~0.4 s per 25k)
@@ -146,14 +175,18 @@ def backfill(files: tuple[Path, ...], config: str | None, since: datetime | None
     with progress.progress("backfill", total, disabled=quiet) as advance:
         report = run(list(files), watches, Classifier(s.gazetteer), matcher, since=since, until=until,
                      limit=limit, advance=advance)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(since, until), ensure_ascii=False, indent=2))
-    else:
-        console = Console(highlight=False)
-        if not console.is_terminal and "COLUMNS" not in os.environ:
-            console.width = 120  # a report saved to a file: rich's 80-column default wraps most titles
-        render(report, console, show)
+    _output(report, since, until, as_json, show)
     if report.interrupted:
         sys.exit(130)
     if report.bad and report.articles + report.outside_dates == 0:
         sys.exit(1)  # not one usable line: most likely not an article archive
+
+
+def _output(report: Report, since: datetime | None, until: datetime | None, as_json: bool, show: int) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(since, until), ensure_ascii=False, indent=2))
+        return
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120  # a report saved to a file: rich's 80-column default wraps most titles
+    render(report, console, show)

@@ -141,12 +141,53 @@ def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color:
         known = ", ".join(sorted(w.id for w in s.watches))
         raise click.ClickException(f"unknown watch {watch_id!r}; known: {known}")
     art = load_source(source, s, datetime.fromisoformat(date) if date else None)
-    c = Classifier(s.gazetteer).classify(art)
+    clf = Classifier(s.gazetteer)
+    c = clf.classify(art)
     exp = s.watchset.explain(watch_id, art, c)
+    rel = _relevance(s, clf, watch_id, art, c)
     if as_json:
-        click.echo(json.dumps(exp.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(exp.to_dict() | ({"relevance": rel} if rel else {}), ensure_ascii=False, indent=2))
     else:
         click.echo(exp.render(color=not no_color and sys.stdout.isatty()))
+        if rel:
+            click.echo("\n" + "\n".join(_relevance_lines(rel)))
+
+
+def _relevance(s: Any, clf: Any, watch_id: str, art: Article, c: Classification) -> dict[str, Any] | None:
+    """The watch's relevance model on the article (None when the watch names no examples): its state and, when
+    it is active and the query matched, its score, threshold and the features that moved the score most."""
+    from feeds.relevance.stage import explain, make_judge
+    from workers.relevance import train_models
+
+    if watch_id not in s.examples:
+        return None
+    (t,) = train_models(s, clf, only={watch_id})
+    if t.model is None:
+        return {"state": "failed", "note": t.error}
+    out: dict[str, Any] = {"state": "active" if t.model.active else "inactive", "note": t.model.note,
+                           "threshold": t.model.threshold if t.model.active else None}
+    match = next((m for m in s.watchset.match(art, c) if m.watch_id == watch_id), None)
+    if t.model.active and match is not None:
+        v = explain(make_judge(s.watchset, watch_id, t.model), art, c, match)
+        out |= {"score": v.score, "relevant": v.keep,
+                "contributions": [{"feature": k, "weight": w} for k, w in v.contributions]}
+    return out
+
+
+def _relevance_lines(rel: dict[str, Any]) -> list[str]:
+    from feeds.alerts.render.common import clean
+
+    if rel["state"] != "active":
+        return [f"relevance model: {rel['state']}, the query decides: {clean(rel['note'])}"]
+    lines = [f"relevance model: active, threshold {rel['threshold']:.3f}"]
+    if "score" not in rel:
+        return [*lines, "  not consulted: the query does not match"]
+    verdict = "relevant: the match alerts" if rel["relevant"] else "NOT relevant: the model vetoes the match"
+    lines.append(f"  score {rel['score']:.3f} {'≥' if rel['relevant'] else '<'} {rel['threshold']:.3f}: {verdict}")
+    lines.append("  features that moved it most (log-odds; + towards relevant):")
+    # feature names hold article words (word:…, pair:…): cleaned like any untrusted text
+    lines += [f"    {x['weight']:+.3f}  {clean(x['feature'])}" for x in rel["contributions"]]
+    return lines
 
 
 @click.command(name="eval")
@@ -155,9 +196,13 @@ def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color:
               show_default=True)
 @click.option("--corpus", type=click.Path(exists=True, dir_okay=False),
               default="../shared/corpus/ant-v2.1-dev.jsonl.gz", show_default=True)
+@click.option("--topic-labels", type=click.Path(dir_okay=False), default="eval/labels-topics.jsonl",
+              show_default=True, help="More topic labels with a tune/held-out `split`, scored with --labels when "
+                                      "a topic watch names examples (skipped when the file is absent).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is no terminal).")
-def eval_(config: str | None, labels: str, corpus: str, no_progress: bool) -> None:
-    """Score the classifier (countries, actors) and the topic watches against hand-labelled gold."""
+def eval_(config: str | None, labels: str, corpus: str, topic_labels: str, no_progress: bool) -> None:
+    """Score the classifier (countries, actors) and the topic watches against hand-labelled gold; when topic
+    watches name examples, also the topics without and with them, on the tune and the held-out part."""
     from feeds.evaluation.gold import run_eval
     from feeds.nlp.classify import Classifier
     from workers.cli import progress
@@ -168,3 +213,28 @@ def eval_(config: str | None, labels: str, corpus: str, no_progress: bool) -> No
     with progress.progress("eval: corpus read", total, disabled=no_progress) as advance:
         report = run_eval(Path(labels), Path(corpus), Classifier(s.gazetteer), s.watchset, progress=advance)
     click.echo(report.format())
+    _eval_examples(s, Path(labels), Path(corpus), Path(topic_labels))
+
+
+def _eval_examples(s: Any, labels: Path, corpus: Path, topic_labels: Path) -> None:
+    """Topic figures without and with the watches' examples (their relevance models), per tune/held-out part."""
+    from feeds.evaluation.gold import labelled_items
+    from feeds.evaluation.topics import TOPICS, evaluate_splits, format_splits, topic_watch_id
+    from feeds.nlp.classify import Classifier
+    from feeds.relevance.stage import JudgedWatchSet
+    from workers.relevance import judges, train_models
+
+    with_examples = [topic_watch_id(t) for t in TOPICS if topic_watch_id(t) in s.examples]
+    if not with_examples:
+        return
+    clf = Classifier(s.gazetteer)
+    trained = train_models(s, clf, only=set(with_examples))
+    click.echo(f"\nexamples: {len(with_examples)} topic watches name examples; "
+               f"{sum(1 for t in trained if t.model is not None and t.model.active)} models active")
+    paths = [labels, *([topic_labels] if topic_labels.is_file() else [])]
+    items = labelled_items(paths, corpus, clf)
+    variants = {"without examples (the query)": s.watchset,
+                "with examples (query + model)": JudgedWatchSet(s.watchset, judges(s, trained))}
+    click.echo("labels: " + ", ".join(str(p) for p in paths) + "; examples come from the tune part only, so its "
+               "figures with examples are in-sample, the held-out ones are not\n")
+    click.echo(format_splits(evaluate_splits(variants, items)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workers.cli import backfill, feeds, inspect, run, state
+from workers.cli import backfill, feeds, inspect, relevance, run, state, stories, web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,5 +19,6 @@ def main(log_format: str | None) -> None:
 
 
 for command in (run.up, run.worker, run.beat, run.check, run.metrics, inspect.classify, inspect.why,
-                inspect.eval_, state.status, state.alerts, feeds.feeds, backfill.backfill):
+                inspect.eval_, state.status, state.alerts, feeds.feeds, backfill.backfill, stories.stories,
+                stories.why_same, web.web, web.archive, relevance.train, relevance.feedback, relevance.suggest):
     main.add_command(command)

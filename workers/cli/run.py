@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from feeds.errors import InvalidInput
 from workers.cli.common import config_option, load, require_redis
 
 LOGLEVEL = click.option("--loglevel", default=None, metavar="LEVEL",
@@ -69,7 +70,8 @@ def version() -> str:
 @click.option("--workers", "concurrency", default=2, show_default=True, help="Worker processes.")
 @LOGLEVEL
 def up(config: str | None, concurrency: int, loglevel: str | None) -> None:
-    """Run everything on this machine: embedded Redis (unless redis_url is set), a worker on all queues, beat.
+    """Run everything on this machine: embedded Redis (unless redis_url is set), a worker on all queues, beat,
+    and the console on http://127.0.0.1:8470 (web: in marsad.yaml; the address is printed at start).
 
     The embedded Redis listens on a unix socket in data_dir (no TCP port), where every other `marsad`
     command finds it from the config alone. The worker runs as a child process and is restarted if it stalls
@@ -77,10 +79,12 @@ def up(config: str | None, concurrency: int, loglevel: str | None) -> None:
     cleanly: tasks in flight finish or go back to the queue; running it again resumes where it stopped
     (state lives in data_dir).
     """
+    from workers.daemon.companion import Companion
     from workers.daemon.embedded import EmbeddedRedis
     from workers.daemon.supervisor import Supervisor
     from workers.logging import wants_json
     from workers.stores import connect
+    from workers.web import server as web_server
 
     settings = load(config)
     server = None
@@ -97,13 +101,29 @@ def up(config: str | None, concurrency: int, loglevel: str | None) -> None:
         where = connect.parse(url).safe()
     fmt = os.environ.get("MARSAD_LOG_FORMAT") or settings.log_format
     logs = "stderr, " + ("JSON lines" if wants_json(fmt) else "readable lines (--log-format json for JSON)")
-    click.echo("\n".join(start_block(settings, where, "poll, article, alert", logs)), err=True)
     env = {**os.environ, "MARSAD_CONFIG": str(settings.path), "MARSAD_REDIS_URL": url}
+    console, sock, note = None, None, ""
+    if settings.web.enabled:
+        try:
+            sock = web_server.bind(settings.web.host, settings.web.port)
+            note = web_server.url_of(sock)
+        except InvalidInput as exc:
+            note = f"not started: {exc.reason}"  # the pipeline runs without it
+    else:
+        note = "off (web.enabled: false)"
+    block = start_block(settings, where, "poll, article, alert", logs)
+    click.echo("\n".join([*block[:-1], f"  console   {note}", block[-1]]), err=True)
+    if sock is not None:
+        sock.set_inheritable(True)
+        console = Companion("console", [sys.executable, "-m", "workers.cli", "web", "--fd", str(sock.fileno())],
+                            env, pass_fds=[sock.fileno()]).start()
     argv = [sys.executable, "-m", "workers.cli", "worker", "--beat", "-c", str(concurrency), "--quiet",
             "--loglevel", _level(loglevel)]
     try:
         code = Supervisor(argv, env).run()
     finally:
+        if console is not None:
+            console.stop()
         if server is not None:
             server.stop()
     sys.exit(code)

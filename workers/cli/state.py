@@ -98,17 +98,11 @@ def alerts_retry(config: str | None) -> None:
     client = common.require_redis(s)
     from workers.app import use_redis
     from workers.stores.ledger import DeadLetters
-    from workers.tasks.alert import send_alert
-    from workers.tasks.article import process_article
+    from workers.tasks.retry import retry_dead_letters
 
     use_redis(s.redis_url)
-    rows = DeadLetters(client).pop_all()
-    for r in rows:
-        if r["kind"] == "alert":
-            send_alert.delay(r["payload"]["alert"], r["payload"]["sink"])
-        else:
-            process_article.delay(r["payload"])
-    click.echo(f"re-enqueued {len(rows)}")
+    n = retry_dead_letters(DeadLetters(client))
+    click.echo(f"re-enqueued {n}")
 
 
 @alerts.command(name="test")

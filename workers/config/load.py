@@ -16,11 +16,21 @@ from feeds.errors import InvalidInput
 from feeds.ingest import sources
 from feeds.models import FeedSource, Watch
 from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
-from feeds.query.load import load_watches
+from feeds.query.load import load_watch_examples, load_watches
 from feeds.query.watchset import WatchSet
+from feeds.relevance.examples import Example
 from workers.alerts import sinks
+from workers.archive.engine import check_url, default_url
 from workers.config.env import DEFAULT_CONFIG, configured_redis_url, embedded_url, expand_env, parse_duration
-from workers.config.models import FeedsFile, FetchConfig, MainConfig, OpsConfig, ScheduleConfig, SpikesConfig
+from workers.config.models import (
+    FeedsFile,
+    FetchConfig,
+    MainConfig,
+    OpsConfig,
+    ScheduleConfig,
+    SpikesConfig,
+    WebConfig,
+)
 from workers.stores import connect
 
 
@@ -46,6 +56,10 @@ class Settings:
     embedded: bool = False  # no redis_url: `marsad up` runs Redis itself, on a socket in data_dir
     wait_replicas: int = 0  # replicas a unit of work's writes must reach before its task is acknowledged
     log_format: str = "auto"
+    archive_url: str | None = None  # None: no archive ("archive_url: off")
+    archive_keep_s: float = 180 * 86400.0
+    web: WebConfig = field(default_factory=WebConfig)
+    examples: dict[str, list[Example]] = field(default_factory=dict)  # watch id → its labelled examples
 
 
 def _fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
@@ -170,6 +184,12 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             if sid not in main.sinks:
                 known = ", ".join(sorted(main.sinks)) or "none"
                 problems.append(f"{w.source}: watch {w.id}: notify[{i}]: unknown sink {sid!r} (known: {known})")
+    examples: dict[str, list[Example]] = {}
+    files.extend(Path(w.examples) for w in watches if w.examples)  # a changed examples file reloads (retrains)
+    try:
+        examples = load_watch_examples(watches)
+    except InvalidInput as exc:
+        problems.append(exc.reason)
     if gazetteer is not None:
         try:
             watchset = WatchSet.compile(watches, gazetteer.ids)
@@ -187,9 +207,16 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     except ValueError as exc:
         problems.append(_fmt(path, ("dedup_window",), str(exc)))
         window = 7 * 86400
+    data_dir = (base / main.data_dir).resolve()
+    archive_url = _archive_url(main.archive_url, data_dir, path, problems)
+    if not main.web.loopback and not main.web.authenticated:
+        problems.append(_fmt(path, ("web", "host"), f"the console on {main.web.host} would be open to anyone who "
+                             "reaches it: set web.user and web.password, or web.proxy_user_header behind an "
+                             "authenticating reverse proxy (or listen on 127.0.0.1)"))
+    if bool(main.web.user) != bool(main.web.password):
+        problems.append(_fmt(path, ("web", "password" if main.web.user else "user"), "user and password go together"))
     if problems or gazetteer is None or watchset is None:
         raise InvalidInput("\n".join(problems))
-    data_dir = (base / main.data_dir).resolve()
     given_url = configured_redis_url({"redis_url": main.redis_url}, env)
     redis_url = given_url or embedded_url(data_dir)
     try:
@@ -200,6 +227,21 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         path=path, redis_url=redis_url, embedded=given_url is None, data_dir=data_dir, fetch=main.fetch,
         schedule=main.schedule, dedup_window_s=window, feeds=feeds, watches=watches, watchset=watchset,
         gazetteer=gazetteer, sinks=configured, unconfigured_sinks=unconfigured, files=files,
-        spikes=main.spikes, ops=main.ops, log_format=main.log_format,
+        spikes=main.spikes, ops=main.ops, log_format=main.log_format, archive_url=archive_url,
+        archive_keep_s=main.archive_keep, web=main.web, examples=examples,
         wait_replicas=connect.replicas_to_wait_for(redis_url, main.redis_wait_replicas),
     )
+
+
+def _archive_url(given: str | None, data_dir: Path, path: Path, problems: list[str]) -> str | None:
+    if given is not None and given.strip().lower() in ("off", "none", "false"):
+        return None
+    url = given or default_url(data_dir)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        # a relative SQLite path is relative to marsad.yaml's folder, like every other path in it
+        url = "sqlite:///" + str((path.parent / url[len("sqlite:///"):]).resolve())
+    try:
+        return check_url(url)
+    except InvalidInput as exc:
+        problems.append(f"{path}: {exc.reason}")
+        return None

@@ -61,6 +61,31 @@ class OpsConfig(BaseModel):
     sink_failing_after: Duration = 1800.0
 
 
+class WebConfig(BaseModel):
+    """The console (`marsad web`, started by `marsad up`): where it listens and who may use it."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=0, le=65535)
+    enabled: bool = Field(default=True, description="false: `marsad up` does not start the console")
+    user: str | None = None
+    password: str | None = Field(default=None, description="with user: HTTP Basic authentication")
+    proxy_user_header: str | None = Field(
+        default=None, description="a reverse proxy that authenticates users passes the user in this header")
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"],
+                                       description="addresses whose proxy_user_header is believed")
+    public_url: str | None = Field(default=None, pattern=r"^https?://",
+                                   description="the console's address as users reach it: alerts link to it")
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.user and self.password) or bool(self.proxy_user_header)
+
+
 class MainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     redis_url: str | None = None
@@ -79,6 +104,10 @@ class MainConfig(BaseModel):
     redis_wait_replicas: int | None = Field(default=None, ge=0)
     # auto: readable coloured lines on a terminal, JSON lines otherwise (files, journald, containers).
     log_format: Literal["auto", "console", "json"] = "auto"
+    # The archive: unset = SQLite in data_dir (archive.db); postgresql://… for several machines; "off" = none.
+    archive_url: str | None = None
+    archive_keep: Duration = 180 * 86400.0
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @field_validator("redis_url", mode="before")
     @classmethod

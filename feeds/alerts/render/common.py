@@ -116,14 +116,17 @@ def watch_label(alert: Alert) -> str:
 
 def subject(alert: Alert) -> str:
     """'[HIGH] Idlib: <title>' on one cleaned line, for email subjects and push titles."""
-    text = f"[{alert.severity.upper()}] {watch_label(alert)}: {clean(alert.title) or '(untitled)'}"
+    flag = f"BREAKING, {alert.outlets} outlets: " if alert.breaking else ""
+    text = f"[{alert.severity.upper()}] {flag}{watch_label(alert)}: {clean(alert.title) or '(untitled)'}"
     return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 1] + "…"
 
 
 def meta(alert: Alert) -> list[tuple[str, str]]:
     meta = [("Source", f"{clean(alert.feed_name) or alert.feed_id} · {when(alert.published)}"),
             ("Watch", f"{watch_label(alert)} · {alert.severity}"), *entity_lines(alert)]
-    return meta + ([("Outlets", str(alert.outlets))] if alert.outlets > 1 else [])
+    meta += [("Outlets", str(alert.outlets))] if alert.outlets > 1 else []
+    # The id an analyst quotes to `marsad feedback ID relevant|irrelevant` (and finds in the console).
+    return [*meta, ("Alert", alert.alert_id)]
 
 
 def escape_controls(text: str) -> str:

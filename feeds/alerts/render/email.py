@@ -52,9 +52,11 @@ def render_alert(alert: Alert, sender: str, to: Sequence[str], domain: str = "ma
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not reply
     msg["X-Marsad-Watch"] = _label(alert.watch_id)
     msg["X-Marsad-Story"] = _label(alert.story_id)
+    msg["X-Marsad-Alert"] = alert.alert_id
     msg.set_content(render_plain(alert) + "\n-- \nMarsad\n")  # "-- " line: the standard signature marker
     parts = segments(alert.sentence, alert.highlights)
     url = safe_url(alert.url)
+    console = safe_url(alert.console_url) if alert.console_url else None
     rtl = is_arabic(title) or is_arabic(alert.sentence)
     d = ' dir="rtl" lang="ar"' if rtl else ' dir="ltr"'
     e = html.escape
@@ -64,7 +66,8 @@ def render_alert(alert: Alert, sender: str, to: Sequence[str], domain: str = "ma
     body = (f"<!DOCTYPE html><html{d}><head><meta charset=\"utf-8\"><title>{e(title)}</title></head>"
             f"<body{d}><h2{d}>{head}</h2><p{d}>{sentence}</p>"
             f'<table dir="ltr" cellpadding="2">{rows}</table>'
-            + (f'<p><a href="{e(url)}">Open article</a></p>' if url else "") + "</body></html>\n")
+            + (f'<p><a href="{e(url)}">Open article</a></p>' if url else "")
+            + (f'<p><a href="{e(console)}">Open in Marsad</a></p>' if console else "") + "</body></html>\n")
     msg.add_alternative(body, subtype="html")
     return msg
 

@@ -77,6 +77,8 @@ def render_alert(alert: Alert) -> dict[str, Any]:
         source += f" · {alert.outlets} outlets"
     if alert.follow_up:
         source = f"Follow-up: also reported by {source}"
+    if alert.breaking:
+        source = f"Breaking: {alert.outlets} outlets within hours · {source}"
     severity = alert.severity.lower()
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _fit(title, SLACK_HEADER_MAX)[0],
@@ -98,11 +100,15 @@ def render_alert(alert: Alert) -> dict[str, Any]:
     if "".join(t for t, _ in parts).strip():
         blocks.append({"type": "section", "text": {
             "type": "mrkdwn", "verbatim": True, "text": _mrkdwn_sentence(parts, SLACK_SECTION_MAX)}})
-    url = safe_url(alert.url)
-    if url:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "action_id": "open_article", "url": url,
-            "text": {"type": "plain_text", "text": "Open article", "emoji": False}}]})
+    url, console = safe_url(alert.url), safe_url(alert.console_url) if alert.console_url else None
+    buttons = [{"type": "button", "action_id": action, "url": link,
+                "text": {"type": "plain_text", "text": label, "emoji": False}}
+               for action, link, label in (("open_article", url, "Open article"), ("open_console", console,
+                                                                                   "Open in Marsad")) if link]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    blocks.append({"type": "context", "elements": [{"type": "plain_text", "emoji": False, "text": (
+        f"Alert {alert.alert_id} · marsad feedback {alert.alert_id} relevant|irrelevant")}]})
     fallback = f"[{severity}] {clean(alert.watch_name)}: {title} ({clean(alert.feed_name) or alert.feed_id})"
     if alert.follow_up:
         fallback = f"Follow-up, {alert.outlets} outlets: {fallback}"

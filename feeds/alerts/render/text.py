@@ -16,7 +16,9 @@ def render_plain(alert: Alert) -> str:
     text = [clean(alert.title) or "(untitled)", ""] + [f"{k}: {v}" for k, v in meta(alert)]
     if parts:
         text += ["", "".join(f"*{t}*" if bold else t for t, bold in parts).strip()]
-    return "\n".join([*text, "", safe_url(alert.url) or "(no valid link)"]) + "\n"
+    console = safe_url(alert.console_url) if alert.console_url else None
+    links = [safe_url(alert.url) or "(no valid link)"] + ([f"In Marsad: {console}"] if console else [])
+    return "\n".join([*text, "", *links]) + "\n"
 
 
 def render_line(alert: Alert) -> str:

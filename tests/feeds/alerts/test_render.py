@@ -130,20 +130,20 @@ def test_slack_bolds_the_whole_word_holding_the_match() -> None:
     sentence = "هجمات في وإدلب اليوم"
     start = sentence.index("إدلب")
     payload = render_slack(make_alert(sentence=sentence, highlights=((start, start + 4),)))
-    assert payload["blocks"][-2]["text"]["text"] == "هجمات في *وإدلب* اليوم"
+    assert payload["blocks"][-3]["text"]["text"] == "هجمات في *وإدلب* اليوم"
 
 
 def test_slack_bold_does_not_swallow_a_long_spaceless_run() -> None:
     sentence = "راجع " + "x" * 300 + "إدلب" + "y" * 300 + " الآن"
     start = sentence.index("إدلب")
-    text = render_slack(make_alert(sentence=sentence, highlights=((start, start + 4),)))["blocks"][-2]["text"]
+    text = render_slack(make_alert(sentence=sentence, highlights=((start, start + 4),)))["blocks"][-3]["text"]
     bold = text["text"].split("*")[1]
     assert "إدلب" in bold and len(bold) < 40
 
 
 def test_slack_feed_asterisks_cannot_unbalance_the_bold() -> None:
     payload = render_slack(make_alert(sentence="a *b إدلب_ c`", highlights=((5, 9),)))
-    text = payload["blocks"][-2]["text"]["text"]
+    text = payload["blocks"][-3]["text"]["text"]
     assert text.count("*") == 2 and "_" not in text and "`" not in text
 
 
@@ -157,7 +157,7 @@ def test_slack_lists_entities_in_english_with_arabic_names() -> None:
 def test_slack_real_alert_has_header_context_watch_sentence_and_button() -> None:
     payload = render_slack(make_alert())
     kinds = [b["type"] for b in payload["blocks"]]
-    assert kinds == ["header", "context", "section", "section", "section", "actions"]
+    assert kinds == ["header", "context", "section", "section", "section", "actions", "context"]
     assert payload["blocks"][0]["text"]["text"] == "بوتين يجري اتصالًا هاتفيًا بأردوغان"
     assert "البوابة نيوز · 2020-09-30 11:42 UTC · 2 outlets" == payload["blocks"][1]["elements"][0]["text"]
     assert "مشتركة في *إدلب،* وذلك" in payload["blocks"][4]["text"]["text"]  # the word with its comma
@@ -246,3 +246,17 @@ def test_text_is_one_line_with_controls_escaped_and_rlm_kept() -> None:
     assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u202e" not in line
     assert "\\r\\n" in line and "\\u202e" in line and "\\x1b" in line and "\u200f" in line
     assert "—" in line and len(line) < 400
+
+
+def test_alerts_carry_their_id_and_the_console_link() -> None:
+    from dataclasses import replace
+
+    alert = replace(make_alert(), console_url="https://marsad.example.org/articles/0123456789abcdef")
+    slack = render_slack(alert)
+    buttons = next(b for b in slack["blocks"] if b["type"] == "actions")["elements"]
+    assert [b["url"] for b in buttons][-1] == alert.console_url
+    assert alert.alert_id in slack["blocks"][-1]["elements"][0]["text"]
+    assert len(alert.alert_id) == 10 and alert.alert_id == replace(alert, feed_id="other").alert_id
+    hostile = replace(make_alert(), console_url="javascript:alert(1)")
+    assert all(b["type"] != "actions" or all(e["url"] != hostile.console_url for e in b["elements"])
+               for b in render_slack(hostile)["blocks"])
