@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,9 @@ _GREEN, _RED, _HL, _DIM, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1;30;43m", "\x1b
 # Private-use characters stand in for the highlight markers while the text is wrapped, so wrapping
 # never splits a marker and the markers can become ANSI codes (zero width) or [[ ]] afterwards.
 _OPEN, _CLOSE = "\ue000", "\ue001"
+# Control characters of an article (an ESC starts a terminal escape sequence) are shown as U+FFFD, one for one,
+# so the spans' offsets still hold; newlines and tabs are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class Explanation:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
-        doc = self.document
+        doc = _CONTROL.sub("\ufffd", self.document)
         parts: list[str] = []
         pos = 0
         for a, b in merged:

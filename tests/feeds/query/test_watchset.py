@@ -133,6 +133,14 @@ def test_explain_render_marks_matches_plain_and_in_colour() -> None:
     assert "\x1b[1;30;43mلوقف إطلاق النار\x1b[0m" in coloured
 
 
+def test_explain_render_shows_an_articles_control_characters_as_replacement_marks() -> None:
+    ws = compile_one("هدنة")
+    hostile = Article(url="u", title="هدنة", text="\x1b]0;owned\x07 \x1b[2J الهدنة \x9b31m صامدة")
+    plain = ws.explain("w", hostile, Classification()).render(color=False)
+    assert "\x1b" not in plain and "\x07" not in plain and "\x9b" not in plain
+    assert "[[الهدنة]]" in plain and "\ufffd]0;owned\ufffd" in plain  # offsets held: the marks still fit
+
+
 def test_explain_a_non_match_says_why_and_marks_partial_matches() -> None:
     ws = compile_one("ليبيا NEAR/3 هدنة")
     exp = ws.explain("w", article("gaza"), Classification())
