@@ -28,6 +28,11 @@ def wants_json(fmt: str, stream: Any = None) -> bool:
     return not (stream or sys.stderr).isatty()
 
 
+def _drop_color_message(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.pop("color_message", None)
+    return event
+
+
 def setup_logging(level: str | None = None, fmt: str | None = None, stream: Any = None) -> None:
     """Configure structlog and the stdlib root logger (once per process; `reset_logging` undoes it).
 
@@ -53,7 +58,10 @@ def setup_logging(level: str | None = None, fmt: str | None = None, stream: Any 
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],  # Celery's and kombu's own lines
+        # Celery's, kombu's and uvicorn's own lines: their tracebacks rendered as text like ours, and uvicorn's
+        # `color_message` (the message again, with terminal colour codes) dropped.
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message,
+                           structlog.processors.format_exc_info],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     ))
     root = logging.getLogger()

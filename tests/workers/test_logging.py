@@ -30,6 +30,20 @@ def test_json_lines_hold_our_events_and_celerys_own_lines(stderr: io.StringIO) -
     assert rows[2]["level"] == "error" and "timestamp" in rows[2]
 
 
+def test_other_libraries_tracebacks_are_text_and_uvicorns_colour_codes_are_dropped(stderr: io.StringIO) -> None:
+    setup_logging("INFO", "json", stderr)
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 7,
+                                            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    started, failed = (json.loads(line) for line in stderr.getvalue().splitlines())
+    assert started["event"] == "Started server process [7]" and "color_message" not in started
+    assert "\x1b" not in stderr.getvalue()
+    assert "ValueError: boom" in failed["exception"] and "exc_info" not in failed
+
+
 def test_console_lines_are_key_value_not_json(stderr: io.StringIO) -> None:
     setup_logging("INFO", "console", stderr)
     get_logger("marsad.flows").warning("feed_polled", feed="f1", status="failed")
