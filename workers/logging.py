@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
@@ -28,7 +29,7 @@ def wants_json(fmt: str, stream: Any = None) -> bool:
     return not (stream or sys.stderr).isatty()
 
 
-def _drop_color_message(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_color_message(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event.pop("color_message", None)
     return event
 
