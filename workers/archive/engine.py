@@ -48,9 +48,10 @@ def check_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi: Any, _: Any) -> None:
-    # The driver's own transaction handling is switched off: the "begin" hook below opens every transaction
-    # with BEGIN IMMEDIATE, which takes the write lock up front, so two workers never both read and then
-    # deadlock trying to upgrade to writing (SQLITE_BUSY at commit, which busy_timeout cannot wait out).
+    # The driver's own transaction handling is switched off: the "begin" hook below opens every writing
+    # transaction with BEGIN IMMEDIATE, which takes the write lock up front, so two workers never both read and
+    # then deadlock trying to upgrade to writing (SQLITE_BUSY at commit, which busy_timeout cannot wait out).
+    # Reads (the console, search, backfill) begin deferred and take no write lock.
     dbapi.isolation_level = None
     cur = dbapi.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers (the web console) never block the writer, nor it them
@@ -60,8 +61,17 @@ def _sqlite_pragmas(dbapi: Any, _: Any) -> None:
     cur.close()
 
 
+# The execution option that marks a connection as a writer's (`writer(engine)`).
+WRITE = "marsad_write"
+
+
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """The engine as writers use it: on SQLite their transactions take the write lock when they begin."""
+    return engine.execution_options(**{WRITE: True})
 
 
 def create(url: str) -> sa.Engine:
@@ -131,7 +141,7 @@ def migrate(engine: sa.Engine) -> bool:
         if current(engine) == head():
             return False  # another process migrated while this one waited
         before = current(engine)
-        with engine.begin() as conn:
+        with writer(engine).begin() as conn:
             command.upgrade(_alembic(conn), "head")
     log.info("archive_migrated", dialect=engine.dialect.name, revision=head(), previous=before)
     return True

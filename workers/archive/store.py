@@ -24,6 +24,7 @@ class Archive:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = dbengine.create(url)
+        self._write = dbengine.writer(self.engine)
         if migrate:
             dbengine.migrate(self.engine)
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
@@ -60,7 +61,7 @@ class Archive:
     def write_articles(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Insert the articles not archived yet, in one transaction; the number inserted."""
         n = 0
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             for rec in records:
                 n += self._article(conn, rec)
         return n
@@ -88,7 +89,7 @@ class Archive:
         tried = 1 if rec["status"] in ("sent", "retry", "dead_letter") else 0
         row = {k: rec[k] for k in ("key", "alert_id", "watch_id", "story_id", "sink", "article_key", "title",
                                    "url", "kind", "status", "error", "payload")}
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             conn.execute(self._upsert_alert, {**row, "attempts": tried, "created": rec["at"], "updated": rec["at"],
                                               "tried": tried})
 
@@ -98,7 +99,7 @@ class Archive:
         limit keeps one call inside a task's time limit; call again while it returns `limit`)."""
         total = 0
         while total < limit:
-            with self.engine.begin() as conn:
+            with self._write.begin() as conn:
                 pks = [r[0] for r in conn.execute(sa.select(articles.c.pk).where(articles.c.fetched < cutoff)
                                                   .limit(min(PRUNE_BATCH, limit - total)))]
                 if not pks:
@@ -109,7 +110,7 @@ class Archive:
                 conn.execute(matches.delete().where(matches.c.article_pk.in_(pks)))
                 conn.execute(articles.delete().where(articles.c.pk.in_(pks)))
                 total += len(pks)
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             gone = sa.select(stories.c.story_id).where(stories.c.last_seen < cutoff)
             conn.execute(story_outlets.delete().where(story_outlets.c.story_id.in_(gone)))
             conn.execute(stories.delete().where(stories.c.last_seen < cutoff))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -100,3 +101,19 @@ def test_matches_keep_their_evidence_and_the_relevance_models_score(archive: Arc
         got = {r.watch_id: r for r in conn.execute(sa.select(matches))}
     assert got["w-model"].relevance == 0.83 and got["w-query"].relevance is None
     assert json.loads(got["w-query"].evidence) == [[0, 4, a.document[0:4]]]
+
+
+def test_a_long_read_does_not_hold_back_writers(tmp_path: Path) -> None:
+    """The console's reads (a search keeps its transaction open while it evaluates candidates) must not take
+    SQLite's write lock: a worker's write goes through while one is open."""
+    archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
+    rows = classified(2)
+    archive.write_articles([record(*rows[0])])
+    done = threading.Event()
+    with archive.engine.connect() as reader:
+        assert reader.execute(sa.select(sa.func.count()).select_from(articles)).scalar() == 1  # txn open
+        writer = threading.Thread(target=lambda: (archive.write_articles([record(*rows[1])]), done.set()))
+        writer.start()
+        assert done.wait(10), "the write waited for the reader"
+        writer.join()
+    archive.close()
