@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -71,4 +72,9 @@ def host_allowed(request: Request, cfg: WebConfig) -> bool:
     allowed = set(_LOCAL_NAMES)
     if cfg.public_url:
         allowed.add(urlsplit(cfg.public_url).hostname or "")
-    return name in allowed or name.startswith("127.")
+    if name in allowed:
+        return True
+    try:  # any loopback address written as one (127.0.0.2, [::1]); a name that starts with "127." is not
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False

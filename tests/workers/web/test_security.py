@@ -65,6 +65,9 @@ def test_without_credentials_only_a_loopback_host_and_no_cross_site_posts(tmp_pa
     for url in serve(rt):
         assert requests.get(url + "/stories", headers={"Host": "evil.example:80"}, timeout=10).status_code == 421
         assert requests.get(url + "/stories", headers={"Host": "localhost"}, timeout=10).status_code == 200
+        # a name that merely starts like a loopback address can resolve anywhere, and be rebound to 127.0.0.1
+        assert requests.get(url + "/stories", headers={"Host": "127.evil.example"}, timeout=10).status_code == 421
+        assert requests.get(url + "/stories", headers={"Host": "127.0.0.2:8470"}, timeout=10).status_code == 200
         cross = requests.post(url + "/alerts/retry-failed", headers={"Origin": "https://evil.example"},
                               timeout=10, allow_redirects=False)
         assert cross.status_code == 403
