@@ -37,7 +37,7 @@ def stories(request: Request) -> dict[str, Any]:
     rows = queries.story_rows(c.runtime().archive(), filters(request, c.clock(), "24h"), limit_of(request))
     names = c.feed_names()
     for r in rows:
-        r["outlets"] = [{"id": o, "name": names.get(o, o)} for o in r.pop("outlet_ids")]
+        r["outlet_list"] = [{"id": o, "name": names.get(o, o)} for o in r.pop("outlet_ids")]  # `outlets`: count
     return {"stories": rows}
 
 
