@@ -236,15 +236,18 @@ local function merge(mine, theirs, share, keep)
 end
 
 local function encode(first, last, n, c, ti, e)
-  return struct.pack('>I4I4I2BBB', first, last, n, #c, #ti, #e) .. table.concat(c) .. table.concat(ti)
+  return struct.pack('>I4I4I2BBB', first, last, math.min(n, 65535), #c, #ti, #e) .. table.concat(c) .. table.concat(ti)
     .. table.concat(e)
 end
 
--- 5. file the article's vector into its story and its posting keys into the index; count its terms
-local function event_file(story)
+-- 5. file the article's vector into its story and its posting keys into the index; count its terms. A copy
+-- (exact or near) only joins a story's event record that is still open: one of a closed event (its record
+-- expired, the story's copies index lives on) must not reopen it with the copy's time as its first report.
+local function event_file(story, outcome)
   if not art then return end
   local sk = story_key(story)
   local raw = redis.call('GET', sk)
+  if not raw and outcome ~= 'n' and outcome ~= 'e' then return end
   local empty = {keys = {}, w = {}}
   local first, last, n, c, ti, e = art.t, art.t, 1, nil, nil, nil
   if raw then

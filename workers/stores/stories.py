@@ -235,7 +235,7 @@ if outcome ~= 'n' then
   redis.call('HSET', sk, 'o:' .. outlet, 1)
   redis.call('EXPIRE', sk, story_ttl)
 end
-event_file(story)
+event_file(story, outcome)
 return reply(outcome, story, dup)
 """
 

@@ -85,3 +85,24 @@ def test_an_event_record_is_small(redis_client: redis.Redis) -> None:
     a = file(store, k)
     raw = redis_client.get(f"marsad:story:ev:{bytes.fromhex(a.story_id).decode('latin-1')}".encode("latin-1"))
     assert raw is not None and len(raw) <= 13 + 4 * (ev.CONTENT_TERMS + ev.TITLE_TERMS + ev.ENTITY_TERMS)
+
+
+def test_a_late_copy_of_a_closed_event_does_not_reopen_it(redis_client: redis.Redis) -> None:
+    """Days after an event closed (its record expired), an exact copy still joins the story through the copies
+    index, but must not make the story look new: its first report stays unknown, so it cannot turn breaking."""
+    store = RedisStoryStore(redis_client)
+    k = sorted(DOCS)[0]
+    d = DOCS[k]
+    art = corpus_article(d)
+    t = parsedate_to_datetime(d["time"]).timestamp()
+    one = store.assign(k, d["src"], text_fingerprint(art.document), sketch(art.document), t,
+                       ev.event_terms(art, CLF.classify(art)), t)
+    assert one.first_seen == int(t)
+    record = b"marsad:story:ev:" + bytes.fromhex(one.story_id)  # the Lua's key: the raw 6-byte story id
+    assert redis_client.delete(record) == 1  # the event record expired (54 h); the story's copies index lives on
+    late = t + 3 * 86400
+    copy = store.assign("late-copy", "other-outlet", text_fingerprint(art.document), sketch(art.document), late,
+                        ev.event_terms(art, CLF.classify(art)), late)
+    assert copy.outcome == "duplicate" and copy.story_id == one.story_id
+    assert not copy.first_seen  # no record was made from the copy alone
+    assert not redis_client.exists(record)
