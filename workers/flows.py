@@ -96,10 +96,11 @@ def process_entry(rt: Runtime, entry: Entry, enqueue_alert: Callable[[Alert, str
                     continue
                 enqueue_alert(out, sink_id)
     metrics.incr(rt.redis, "marsad_articles_processed_total", outcome=result.outcome)
-    if result.outcome == "new" and result.story is not None:  # a new story counts for its places and actors
+    if result.outcome == "new" and result.story is not None and rt.surge_entities:
+        # a new story counts for its main places and actors that a breaking watch names
         c = result.classification
         main = [(k, h.id) for k, hits in (("region", c.regions), ("place", c.places), ("actor", c.actors))
-                for h in hits[:SURGE_ENTITIES]]
+                for h in hits[:SURGE_ENTITIES] if (k, h.id) in rt.surge_entities]
         count_story(rt.redis, main, result.story.story_id, entry.feed_id, time.time())
     for m in result.matches:
         metrics.incr(rt.redis, "marsad_watch_matches_total", watch=m.watch_id)

@@ -66,6 +66,10 @@ class Runtime:
         # the pipeline consults only the active ones, so with none it does no extra work.
         self.relevance_models: list[Trained] = train_models(settings, self.classifier)
         self.judges = judges(settings, self.relevance_models)
+        # The places and actors whose new stories are counted for surges: those the breaking watches name. No
+        # other entity's counts would ever be read (or pruned, which reading does).
+        self.surge_entities: frozenset[tuple[str, str]] = frozenset(
+            e for w in settings.watches if w.breaking for e in settings.watchset.entities(w.id))
         self.seen = SeenStore(self.redis)
         self.locks = Locks(self.redis)
         self.feed_state = FeedStateStore(self.redis)
