@@ -84,10 +84,11 @@ def pairs_report(c: Corpus, pairs: list[dict[str, Any]], tune_only: bool = False
         got = {}
         for p in rows:
             a, b = p["a"], p["b"]
-            # the event stage only compares articles within MAX_HOURS (the store's windows); the near-dup
-            # stage has its own week-long window
+            # the event stage joins the later article to a story of the earlier one only while that story is
+            # open (ev.open_for: for one member, IDLE_HOURS); the near-dup stage has its own week-long window
             got[(a, b)] = near_dup(c, a, b) or (
-                abs(c.vec[a].t - c.vec[b].t) <= ev.MAX_HOURS * 3600 and ev.pair_signals(c.vec[a], c.vec[b]).same)
+                abs(c.vec[a].t - c.vec[b].t) <= min(ev.IDLE_HOURS, ev.MAX_HOURS) * 3600
+                and ev.pair_signals(c.vec[a], c.vec[b]).same)
         both = [(bool(p["same_event"]), got[(p["a"], p["b"])]) for p in rows]
         pr, rc, tp, fp, fn = prf(both)
         print(f"  {split:8} same-story precision {pr:.3f} recall {rc:.3f}  (tp {tp} fp {fp} fn {fn}; "
