@@ -51,13 +51,22 @@ class Trained:
 
 
 def gazetteer_digest(g: Gazetteer) -> str:
-    """What of the gazetteer the features depend on: its entities and the names the classifier looks up."""
+    """What of the gazetteer the features depend on: its entities, every name entry the classifier looks up
+    (not only the first words), typos and dated offices; the dataclasses' reprs are deterministic."""
     h = hashlib.sha256()
     for kind, eid in sorted(g.entities):
         h.update(f"{kind}:{eid}\n".encode())
-    for word in sorted(g.index):
-        h.update(f"{word}\n".encode())
+    for table in (g.index, g.typos, g.offices):
+        for key in sorted(table, key=repr):
+            h.update(f"{key!r}={table[key]!r}\n".encode())  # type: ignore[index]
     return h.hexdigest()
+
+
+def model_key(watch: Any, examples_hash: str, gazetteer: str) -> str:
+    """The cache key of a watch's model: its examples, its gate (the query with min_mentions and threshold),
+    the gazetteer the features count entities by, and the feature and training versions."""
+    return training_key(examples_hash, f"{watch.query}\0{watch.min_mentions}\0{watch.threshold}\0"
+                                       f"gazetteer:{gazetteer}")
 
 
 def cache_path(data_dir: Path, watch_id: str, key: str) -> Path:
@@ -88,6 +97,22 @@ def _write_cache(path: Path, watch_id: str, model: RelevanceModel) -> None:
         log.warning("relevance_cache_not_written", path=str(path), error=exc.strerror or str(exc))
 
 
+@contextlib.contextmanager
+def _training_lock(cache: Path) -> Iterator[None]:
+    """An exclusive flock per watch beside its cache; without a writable cache folder, no lock (train anyway)."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(cache.parent / f".{cache.name.split('.')[0]}.lock", "ab")  # closed below
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fh.close()
+
+
 def train_models(settings: Any, classifier: Any, *, only: Collection[str] | None = None,
                  retrain: bool = False) -> list[Trained]:
     """The models of the watches that name examples (`only`: those ids), from memory, the cache, or trained
@@ -102,23 +127,29 @@ def train_models(settings: Any, classifier: Any, *, only: Collection[str] | None
         path = Path(w.examples)
         examples = settings.examples.get(w.id, [])
         ehash = examples_hash(examples)
-        key = training_key(ehash, f"{w.query}\0gazetteer:{gdigest}")
+        key = model_key(w, ehash, gdigest)
         cpath = cache_path(settings.data_dir, w.id, key)
         source = "memory"
         model = None if retrain else _memo.get(key)
         if model is None and not retrain:
             model, source = _read_cache(cpath, ehash), "cache"
         if model is None:
-            source = "trained"
-            try:
-                model = fit_watch(settings.watchset, w.id, label_examples(examples, classifier), ehash)
-            except Exception as exc:  # any failure: this watch keeps its query's decision, the worker runs on
-                log.error("relevance_training_failed", watch=w.id, file=str(path),
-                          error=f"{type(exc).__name__}: {exc}", effect="the query decides")
-                out.append(Trained(w.id, path, key, None, "failed", f"{type(exc).__name__}: {exc}",
-                                   time.monotonic() - t0))
-                continue
-            _write_cache(cpath, w.id, model)
+            # One process trains, the others (the worker's pool processes, the console, all reloading the same
+            # change at once) wait for it and read its cache instead of each training the same model.
+            with _training_lock(cpath):
+                if not retrain:
+                    model = _read_cache(cpath, ehash)
+                if model is None:
+                    source = "trained"
+                    try:
+                        model = fit_watch(settings.watchset, w.id, label_examples(examples, classifier), ehash)
+                    except Exception as exc:  # any failure: this watch keeps its query's decision, the worker
+                        log.error("relevance_training_failed", watch=w.id, file=str(path),  # runs on
+                                  error=f"{type(exc).__name__}: {exc}", effect="the query decides")
+                        out.append(Trained(w.id, path, key, None, "failed", f"{type(exc).__name__}: {exc}",
+                                           time.monotonic() - t0))
+                        continue
+                    _write_cache(cpath, w.id, model)
         old = _memo_keys.get(w.id)
         if old is not None and old != key:
             _memo.pop(old, None)

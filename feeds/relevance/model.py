@@ -55,6 +55,10 @@ LIVE_SHARES = (0.5, 0.7, 0.9)
 CONFIRM = 2
 # Fixed seed: the same examples give the same folds, the same C and threshold, the same model.
 SEED = 20180701
+# Every training parameter above, in the cache key of a trained model: changing one retrains (a cached model
+# chosen under other rules would otherwise be used as if it were this version's).
+TRAINING = repr((C_GRID, FEATURE_SETS, MIN_PER_CLASS, MAX_FOLDS, MIN_WEIGHT, MIN_DF, MIN_GAIN, LIVE_SHARES,
+                 CONFIRM, SEED))
 
 
 class FeatureSource(Protocol):

@@ -26,7 +26,7 @@ from feeds.models import Article, Classification, WatchMatch
 from feeds.query.watchset import WatchSet
 from feeds.relevance.examples import Example, example_article, story_key
 from feeds.relevance.features import FEATURE_VERSION, Features, Prepared, WatchView, features, prepare, query_parts
-from feeds.relevance.model import FEATURE_SETS, FORMAT, FeatureSet, RelevanceModel, train
+from feeds.relevance.model import FEATURE_SETS, FORMAT, TRAINING, FeatureSet, RelevanceModel, train
 
 
 class _Classifier(Protocol):
@@ -107,6 +107,6 @@ def relevant(model: RelevanceModel, prepared: Prepared, match: WatchMatch, view:
 
 def training_key(examples_hash: str, query: str) -> str:
     """The cache key of a trained model: same examples, same query text, same features → same model."""
-    h = hashlib.sha256(f"{FORMAT}\n{FEATURE_VERSION}\n{examples_hash}\n".encode())
+    h = hashlib.sha256(f"{FORMAT}\n{FEATURE_VERSION}\n{TRAINING}\n{examples_hash}\n".encode())
     h.update(query.encode("utf-8"))
     return h.hexdigest()

@@ -243,3 +243,19 @@ def test_the_runtime_judges_with_active_models_only_and_a_reload_picks_up_change
     rt2 = Runtime(load_settings(cfg, env={}), client=client)
     assert rt2.judges == {} and rt2.relevance_models[0].model is not None
     assert rt2.relevance_models[0].key != rt.relevance_models[0].key
+
+
+def test_the_models_cache_key_changes_with_everything_the_model_depends_on() -> None:
+    from dataclasses import replace as _replace
+
+    from feeds.models import Watch
+    from workers.relevance import model_key
+
+    w = Watch(id="w", name="w", query="هدنة AND region:SY")
+    key = model_key(w, "examples-1", "gaz-1")
+    assert model_key(w, "examples-1", "gaz-1") == key
+    for other in (model_key(_replace(w, min_mentions=2), "examples-1", "gaz-1"),
+                  model_key(_replace(w, threshold=1.5), "examples-1", "gaz-1"),
+                  model_key(_replace(w, query="هدنة"), "examples-1", "gaz-1"),
+                  model_key(w, "examples-2", "gaz-1"), model_key(w, "examples-1", "gaz-2")):
+        assert other != key
