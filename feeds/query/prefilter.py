@@ -4,7 +4,8 @@ the query can match must satisfy (a superset: the watch evaluator decides on wha
 The index holds every key the evaluator's Doc looks a term up by, every entity it holds, and both again with
 TITLE_MARK for those in the title, so `title:(…)` narrows to articles with those words in the title. A term
 or entity under NOT, when its AND has a positive part, excludes the articles that hold it: the index holds a
-key only where the evaluator sees it (the caps below can only leave keys out, which over-selects)."""
+key only where the evaluator sees it. An article whose keys the caps below cut holds CAPPED, which a search
+always takes as a candidate (workers/archive/search.py), so the caps over-select and never miss."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ _ARTICLE = "ال"
 # Prepended to the tokens of the title: ASCII letters, which no normalised Arabic or entity token begins with
 # ("zz…" entities become "ztzz…"), and which every tokenizer keeps inside the token.
 TITLE_MARK = "zt"
+# Indexed for an article some of whose keys the caps below left out: every search takes it as a candidate
+# (the search adds "OR CAPPED" to the index expression), so a capped article is over-selected, never missed.
+CAPPED = "zzcapped"
 # Index tokens longer than this are not words (a URL, a run of letters without spaces): PostgreSQL refuses
 # lexemes over 2 KB, and no query term is that long.
 MAX_TOKEN_CHARS = 64
@@ -62,8 +66,10 @@ def index_tokens(article: Article, classification: Classification) -> str:
     doc = Doc(article, classification)
     seen: dict[str, None] = {}
     title: dict[str, None] = {}
+    capped = False
     for key, positions in doc.by_key.items():
         if len(key) > MAX_TOKEN_CHARS or len(seen) >= MAX_INDEX_TOKENS:
+            capped = True
             continue
         seen[key] = None
         if positions[0] < doc.title_end:  # positions ascend: the first is in the title if any is
@@ -73,6 +79,8 @@ def index_tokens(article: Article, classification: Classification) -> str:
         seen[tok] = None
         if any(h.last < doc.title_end for h in hits):  # as the evaluator's title scope bounds a hit
             title[TITLE_MARK + tok] = None
+    if capped:
+        title[CAPPED] = None
     return " ".join([*seen, *title])
 
 

@@ -90,10 +90,12 @@ def where_clauses(archive: Archive, f: Filters, formula: prefilter.Formula) -> l
     if formula is not None:
         if archive.dialect == "sqlite":
             fts: sa.Select[Any] = sa.select(sa.literal_column("rowid")).select_from(sa.table("article_fts")).where(
-                sa.text("article_fts MATCH :fts")).params(fts=prefilter.to_fts5(formula))
+                sa.text("article_fts MATCH :fts")).params(
+                    fts=f'{prefilter.to_fts5(formula)} OR "{prefilter.CAPPED}"')
             out.append(a.pk.in_(fts))
         else:
-            tsq = sa.cast(sa.bindparam("tsq", prefilter.to_tsquery(formula)), postgresql.TSQUERY)
+            tsq = sa.cast(sa.bindparam("tsq", f"{prefilter.to_tsquery(formula)} | '{prefilter.CAPPED}'"),
+                          postgresql.TSQUERY)
             out.append(sa.literal_column("search_tsv", postgresql.TSVECTOR).op("@@", return_type=sa.Boolean)(tsq))
     return out
 

@@ -52,3 +52,6 @@ def test_index_tokens_are_bounded() -> None:
     toks = prefilter.index_tokens(a, Classification()).split()
     assert len(toks) <= prefilter.MAX_INDEX_TOKENS + 1
     assert max(len(t) for t in toks) <= prefilter.MAX_TOKEN_CHARS
+    assert prefilter.CAPPED in toks  # what the caps cut is found through the mark (test_search)
+    assert prefilter.CAPPED not in prefilter.index_tokens(Article(url="u", title="t", text="نص"),
+                                                          Classification()).split()

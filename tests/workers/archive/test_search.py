@@ -88,3 +88,19 @@ def test_hostile_query_text_is_data_not_sql(filled: tuple[Archive, list]) -> Non
             continue  # refused by the parser, with its column: fine too
         assert res.hits == []
     assert search(archive, "region:SY", GAZETTEER.ids).hits  # the table is still there
+
+
+def test_a_word_past_the_index_cap_is_still_found(archive: Archive) -> None:
+    """A hostile page's words beyond the index's cap are not indexed; the article is marked and always read."""
+    from feeds.models import Article, Classification
+    from feeds.pipeline import article_id
+    from feeds.query import prefilter
+    from workers.archive.records import article_record
+
+    words = " ".join(f"كلمة{i}" for i in range(prefilter.MAX_INDEX_TOKENS + 500))
+    long = Article(url="https://example.org/long", title="صفحة", text=words + " زلزال")
+    short = Article(url="https://example.org/short", title="خبر", text="لا شيء هنا")
+    archive.write_articles([article_record(article_id(a.url), a, "f", "new", None, Classification(), (),
+                                           fetched=2e9) for a in (long, short)])
+    assert [h.url for h in search(archive, "زلزال", GAZETTEER.ids).hits] == [long.url]
+    assert search(archive, "زلزال", GAZETTEER.ids).scanned == 1  # the short one is still narrowed away
