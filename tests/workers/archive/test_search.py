@@ -13,7 +13,7 @@ from workers.archive.search import Filters, search
 from workers.archive.store import Archive
 
 QUERIES = [
-    "place:idlib OR إدلب",
+    "place:douma OR دوما",  # (Idlib is not in the news of these two days: a query that finds nothing proves little)
     'كيماوي* AND region:SY',
     '"مجلس الأمن" AND (روسيا OR region:RU)',
     "ترامب NEAR/10 الأسد",
@@ -51,8 +51,8 @@ def test_search_finds_exactly_what_the_watch_would_match(filled: tuple[Archive, 
 
 def test_the_queries_above_do_find_articles(filled: tuple[Archive, list]) -> None:  # type: ignore[type-arg]
     archive, _ = filled
-    found = [q for q in QUERIES if search(archive, q, GAZETTEER.ids, limit=5).hits]
-    assert len(found) >= len(QUERIES) - 2, found
+    empty = [q for q in QUERIES if not search(archive, q, GAZETTEER.ids, limit=5).hits]
+    assert not empty, empty  # the exactness test above would pass on set() == set()
 
 
 def test_filters_and_the_index_narrow_the_work(filled: tuple[Archive, list]) -> None:  # type: ignore[type-arg]
