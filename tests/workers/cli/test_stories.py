@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from feeds.dedup import story as st
 from tests.conftest import REPO, event_fixtures
 from workers.cli.main import main
 
@@ -40,4 +41,6 @@ def test_a_look_alike_event_is_two_stories_and_says_why(tmp_path: Path) -> None:
     out = run(txt(tmp_path, a), txt(tmp_path, b), "--date", "2018-06-14T10:00", "--date", "2018-06-14T12:00")
     assert out["same_story"] is False and out["decided_by"] is None
     near = out["near_duplicate"]
-    assert isinstance(near, dict) and near["same"] is False and "text >=" in str(near["rule"])
+    assert isinstance(near, dict) and near["same"] is False and near["same_outlet"] is False
+    assert str(near["rule"]).startswith(f"text >= {st.NEAR_DUP_THRESHOLD}")  # the cross-outlet rule, and it fails:
+    assert near["text_similarity"] < st.NEAR_DUP_THRESHOLD  # too little shared text for a copy
