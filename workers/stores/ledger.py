@@ -78,6 +78,9 @@ class DeadLetters:
         entry = {"kind": kind, "payload": payload, "reason": reason, "at": time.time()}
         self.r.rpush(DEAD_LETTERS, json.dumps(entry, ensure_ascii=False))
 
+    def count(self) -> int:
+        return int(self.r.llen(DEAD_LETTERS))
+
     def all(self) -> list[dict[str, Any]]:
         rows: list[bytes] = self.r.lrange(DEAD_LETTERS, 0, -1)  # type: ignore[assignment]
         return [json.loads(r) for r in rows]

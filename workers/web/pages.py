@@ -100,7 +100,7 @@ def alerts(request: Request) -> Response:
     rt = console_of(request).runtime()
     status = request.query_params.get("status") or None
     rows = queries.alert_rows(rt.archive(), status, limit=limit_of(request, 200))
-    return page(request, "alerts.html", alerts=rows, status=status, dead=len(rt.dead.all()),
+    return page(request, "alerts.html", alerts=rows, status=status, dead=rt.dead.count(),
                 retryable=RETRYABLE_STATUSES, done=request.query_params.get("done"))
 
 
