@@ -271,6 +271,9 @@ local function event_file(story, outcome)
     redis.call('HSET', pk, term, table.concat(kept))
     redis.call('EXPIRE', pk, STORY_TTL + 3600 * 6)
   end
+  -- Copies (exact or near) are not counted as documents: a name syndicated to every outlet would otherwise
+  -- look common, and other outlets' own reports of that event would share only "common" words with it.
+  if outcome ~= 'n' and outcome ~= 'e' then return end
   for _, term in ipairs(art.dfk) do redis.call('HINCRBY', P .. 'ev:df', term, 1) end
   redis.call('INCR', P .. 'ev:n')
 end
