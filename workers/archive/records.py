@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.alerts.build import ledger_story
-from feeds.models import Alert, Article, Classification, EntityHit, Mention, Span, WatchMatch
+from feeds.models import Alert, Article, Classification, EntityHit, Mention, WatchMatch
 from feeds.pipeline import article_id
 from feeds.query.prefilter import index_tokens
 
@@ -66,10 +66,6 @@ def article_record(key: str, article: Article, feed_id: str, outcome: str, story
                      "evidence": json.dumps([[s.start, s.end, s.text] for s in m.evidence], ensure_ascii=False)}
                     for m in matches],
     }
-
-
-def spans_from_json(text: str) -> tuple[Span, ...]:
-    return tuple(Span(int(a), int(b), str(t)) for a, b, t in json.loads(text))
 
 
 def alert_key(watch_id: str, story_id: str, sink: str) -> str:

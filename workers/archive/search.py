@@ -3,7 +3,6 @@ query finds in the archive exactly what the same watch would have alerted on."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -163,7 +162,3 @@ def count(archive: Archive, filters: Filters) -> int:
     with archive.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(articles)
                                 .where(*where_clauses(archive, filters, None))).scalar() or 0)
-
-
-def evidence_json(spans: Sequence[Span]) -> str:
-    return json.dumps([[s.start, s.end, s.text] for s in spans], ensure_ascii=False)

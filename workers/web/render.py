@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -66,7 +66,3 @@ def href(url: str | None) -> str | None:
     if not url:
         return None
     return url if urlsplit(url).scheme.lower() in ("http", "https") else None
-
-
-def names(ids: Sequence[str], lookup: dict[str, str]) -> list[str]:
-    return [lookup.get(i, i) for i in ids]
