@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -13,6 +14,9 @@ from workers.config.models import SpikesConfig
 from workers.logging import get_logger
 from workers.runtime import Runtime
 from workers.stores.keys import P
+
+if TYPE_CHECKING:
+    from workers.alerts.sinks import Sink
 
 log = get_logger("marsad.spikes")
 
@@ -80,16 +84,31 @@ def baseline(r: redis.Redis, watch_id: str, now: float) -> float:
     return float(statistics.median(counts.get(h, 0) for h in range(cur - 168, cur)))
 
 
+def notify_once(r: redis.Redis, active: str, sink: Sink | None, sink_id: str, notice: Notice, event: str,
+                **ctx: str) -> int:
+    """Send the notice unless `active` says it went out within SPIKE_COOLDOWN_S (a still-high count keeps
+    it quiet); on failure the claim is dropped so the next tick tries again. 1 when sent."""
+    if not r.set(active, "1", nx=True, ex=SPIKE_COOLDOWN_S):
+        r.expire(active, SPIKE_COOLDOWN_S)  # still high: stay quiet
+        return 0
+    try:
+        if sink is None:
+            raise Permanent(f"sink {sink_id!r} is not configured")
+        sink.send_notice(notice)
+        return 1
+    except (Transient, Permanent) as exc:
+        r.delete(active)  # not told: try again on the next tick
+        log.warning(event, sink=sink_id, reason=exc.reason, **ctx)
+        return 0
+
+
 def check_spikes(rt: Runtime, cfg: SpikesConfig, now: float) -> int:
-    r, sink, fired = rt.redis, rt.sink(cfg.sink), 0
+    r, fired = rt.redis, 0
     for wid in cfg.watches or [w.id for w in rt.settings.watches]:
         count, outlets = last_hour(r, wid, now)
         base = baseline(r, wid, now)
         active = P + f"spike:{wid}:active"
         if count < cfg.min_articles or count <= cfg.factor * base:
-            continue
-        if not r.set(active, "1", nx=True, ex=SPIKE_COOLDOWN_S):
-            r.expire(active, SPIKE_COOLDOWN_S)  # still spiking: stay quiet
             continue
         w = rt.watch(wid)
         title = (f"{w.name if w else wid} coverage spiking: {count} articles in the last hour from {outlets} "
@@ -98,14 +117,7 @@ def check_spikes(rt: Runtime, cfg: SpikesConfig, now: float) -> int:
                f"and at least {cfg.min_articles}.")
         notice = Notice("spike", title, (why,), f"spike:{wid}:{int(now // 3600)}",
                         severity=w.severity if w else "medium")
-        try:
-            if sink is None:
-                raise Permanent(f"sink {cfg.sink!r} is not configured")
-            sink.send_notice(notice)
-            fired += 1
-        except (Transient, Permanent) as exc:
-            r.delete(active)  # not told: try again on the next tick
-            log.warning("spike_notice_failed", watch=wid, reason=exc.reason)
+        fired += notify_once(r, active, rt.sink(cfg.sink), cfg.sink, notice, "spike_notice_failed", watch=wid)
     return fired
 
 
@@ -146,23 +158,16 @@ def check_surges(rt: Runtime, now: float) -> int:
             base = baseline(r, key, now)
             if count < SURGE_MIN or count <= SURGE_FACTOR * base:
                 continue
-            active = P + f"spike:{key}:active:{w.id}"
-            if not r.set(active, "1", nx=True, ex=SPIKE_COOLDOWN_S):
-                r.expire(active, SPIKE_COOLDOWN_S)
-                continue
             notice = Notice("spike", f"{w.name}: surge of stories about {eid} ({count} in the last hour, "
                                      f"{outlets} outlet{'s' if outlets != 1 else ''})",
                             (f"Usual: {base:g} new stories per hour about {kind} {eid} (median hour of the last 7 "
                              f"days); alerting above {SURGE_FACTOR:g}× and at least {SURGE_MIN}.",),
                             f"surge:{w.id}:{key}:{int(now // 3600)}", severity=w.severity)
             for sink_id in w.notify:
-                sink = rt.sink(sink_id)
-                if sink is None:
-                    continue
-                try:
-                    sink.send_notice(notice)
-                    fired += 1
-                except (Transient, Permanent) as exc:
-                    r.delete(active)  # not told everywhere: the next tick tries again
-                    log.warning("surge_notice_failed", watch=w.id, entity=key, sink=sink_id, reason=exc.reason)
+                if rt.sink(sink_id) is None:
+                    continue  # a console-only route: nothing to send
+                # One claim per sink: a sink that failed is tried again on the next tick without the
+                # others, which were told, hearing it twice.
+                fired += notify_once(r, P + f"spike:{key}:active:{w.id}:{sink_id}", rt.sink(sink_id), sink_id,
+                                     notice, "surge_notice_failed", watch=w.id, entity=key)
     return fired

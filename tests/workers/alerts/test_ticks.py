@@ -197,6 +197,31 @@ def test_spike_alerts_once_while_coverage_stays_high(redis_client: redis.Redis, 
     assert body["title"] == "Idlib coverage spiking: 14 articles in the last hour from 6 outlets"
 
 
+def test_surge_tells_each_sink_once_and_retries_only_the_one_that_failed(redis_client: redis.Redis,
+                                                                          receiver: Receiver) -> None:
+    rt = make_rt(redis_client, {"desk": {"type": "webhook", "url": receiver.url},
+                                "pager": {"type": "webhook", "url": receiver.url + "?pager"}})
+    w = Watch("idlib-breaking", "Idlib breaking", "place:idlib", severity="high", notify=["desk", "pager"],
+              breaking=True)
+    rt.settings.watches = [w]
+    rt.settings.watchset = SimpleNamespace(entities=lambda wid: [("place", "idlib")] if wid == w.id else [])
+    now = T0 + 1800
+    key = spikes.surge_key("place", "idlib")
+    redis_client.hset(spikes.hours_key(key), mapping={int(now // HOUR) - h: 1 for h in range(1, 169)})
+    for i in range(3):
+        spikes.count_story(redis_client, [("place", "idlib")], f"s{i}", f"f{i}", now - 60 * i)
+    assert spikes.check_surges(rt, now) == 0  # 3 stories: under the minimum of 4
+    for i in range(3, 6):
+        spikes.count_story(redis_client, [("place", "idlib")], f"s{i}", f"f{i % 3}", now)
+    receiver.statuses = [200, 500]  # desk is told, pager answers 500
+    assert spikes.check_surges(rt, now + 1) == 1
+    assert spikes.check_surges(rt, now + 61) == 1  # pager again; desk was told already
+    assert spikes.check_surges(rt, now + 121) == 0  # both told: quiet while it stays high
+    assert len(receiver.bodies) == 2
+    assert {b["title"] for b in receiver.bodies} == {
+        "Idlib breaking: surge of stories about idlib (6 in the last hour, 3 outlets)"}
+
+
 def test_ops_feed_failing_alerts_once_and_resolves_once(redis_client: redis.Redis, receiver: Receiver) -> None:
     cfg = models.OpsConfig.model_validate({"sink": "desk", "feed_failing_after": "1h"})
     rt = make_rt(redis_client, {"desk": {"type": "webhook", "url": receiver.url}})
