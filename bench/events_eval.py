@@ -87,7 +87,7 @@ def pairs_report(c: Corpus, pairs: list[dict[str, Any]], tune_only: bool = False
             # the event stage joins the later article to a story of the earlier one only while that story is
             # open (ev.open_for: for one member, IDLE_HOURS); the near-dup stage has its own week-long window
             got[(a, b)] = near_dup(c, a, b) or (
-                abs(c.vec[a].t - c.vec[b].t) <= min(ev.IDLE_HOURS, ev.MAX_HOURS) * 3600
+                abs(c.vec[a].t - c.vec[b].t) <= ev.PAIR_HOURS * 3600
                 and ev.pair_signals(c.vec[a], c.vec[b]).same)
         both = [(bool(p["same_event"]), got[(p["a"], p["b"])]) for p in rows]
         pr, rc, tp, fp, fn = prf(both)

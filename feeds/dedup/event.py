@@ -170,6 +170,9 @@ W_CONTENT, W_TITLE, W_ENTITIES, W_HOURS, W_RARE, BIAS = 2.29, 2.45, 1.75, -2.34,
 # Stories close: no member for IDLE_HOURS, or older than MAX_HOURS since their first report.
 IDLE_HOURS = 24.0
 MAX_HOURS = 48.0
+# How long after one article another can still join the story it opened alone (open_for): for a pair, the
+# window of `marsad why-same` and the pair evaluation.
+PAIR_HOURS = min(IDLE_HOURS, MAX_HOURS)
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,7 @@ def explain_pair(a: Any, b: Any, classifier: Any, same_outlet: bool) -> dict[str
     va, vb = (ev.vectorise(ev.event_terms(x, classifier.classify(x)), lambda h: base.get(h, 0), n, t)
               for x, t in zip((a, b), when, strict=True))
     sig = ev.pair_signals(va, vb)
-    # The earlier article alone is a story the later one can still join only this long after it (ev.open_for)
-    window_h = min(ev.IDLE_HOURS, ev.MAX_HOURS)
-    within = abs(when[0] - when[1]) <= window_h * 3600
+    within = abs(when[0] - when[1]) <= ev.PAIR_HOURS * 3600
     parts = [("content", sig.content, ev.W_CONTENT), ("title", sig.title, ev.W_TITLE),
              ("entities", sig.entities, ev.W_ENTITIES),
              ("hours", min(sig.hours, ev.MAX_HOURS) / 24.0, ev.W_HOURS), ("rare", sig.rare / ev.RARE_CAP, ev.W_RARE)]
@@ -49,7 +47,7 @@ def explain_pair(a: Any, b: Any, classifier: Any, same_outlet: bool) -> dict[str
                               for name, v, w in parts],
                   "rare_terms_shared": sig.rare, "hours_apart": round(sig.hours, 1), "bias": ev.BIAS,
                   "score": round(sig.score, 3), "threshold": 0.0, "same": sig.same,
-                  "within_window": within, "window_hours": window_h},
+                  "within_window": within, "window_hours": ev.PAIR_HOURS},
     }
 
 
