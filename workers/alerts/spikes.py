@@ -164,10 +164,11 @@ def check_surges(rt: Runtime, now: float) -> int:
                              f"days); alerting above {SURGE_FACTOR:g}× and at least {SURGE_MIN}.",),
                             f"surge:{w.id}:{key}:{int(now // 3600)}", severity=w.severity)
             for sink_id in w.notify:
-                if rt.sink(sink_id) is None:
+                sink = rt.sink(sink_id)
+                if sink is None:
                     continue  # a console-only route: nothing to send
                 # One claim per sink: a sink that failed is tried again on the next tick without the
                 # others, which were told, hearing it twice.
-                fired += notify_once(r, P + f"spike:{key}:active:{w.id}:{sink_id}", rt.sink(sink_id), sink_id,
-                                     notice, "surge_notice_failed", watch=w.id, entity=key)
+                fired += notify_once(r, P + f"spike:{key}:active:{w.id}:{sink_id}", sink, sink_id, notice,
+                                     "surge_notice_failed", watch=w.id, entity=key)
     return fired

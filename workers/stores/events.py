@@ -247,7 +247,8 @@ local function event_file(story, outcome)
   if not art then return end
   local sk = story_key(story)
   local raw = redis.call('GET', sk)
-  if not raw and outcome ~= 'n' and outcome ~= 'e' then return end
+  local copy = outcome ~= 'n' and outcome ~= 'e'
+  if not raw and copy then return end
   local empty = {keys = {}, w = {}}
   local first, last, n, c, ti, e = art.t, art.t, 1, nil, nil, nil
   if raw then
@@ -273,7 +274,7 @@ local function event_file(story, outcome)
   end
   -- Copies (exact or near) are not counted as documents: a name syndicated to every outlet would otherwise
   -- look common, and other outlets' own reports of that event would share only "common" words with it.
-  if outcome ~= 'n' and outcome ~= 'e' then return end
+  if copy then return end
   for _, term in ipairs(art.dfk) do redis.call('HINCRBY', P .. 'ev:df', term, 1) end
   redis.call('INCR', P .. 'ev:n')
 end
