@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.models import Watch
+from feeds.models import Article, Classification, Watch
+from feeds.pipeline import article_id
+from feeds.query import prefilter
 from feeds.query.syntax import QueryError
 from feeds.query.watchset import WatchSet
 from tests.workers.archive.conftest import GAZETTEER, classified, record
+from workers.archive.records import article_record
 from workers.archive.search import Filters, search
 from workers.archive.store import Archive
 
@@ -92,11 +95,6 @@ def test_hostile_query_text_is_data_not_sql(filled: tuple[Archive, list]) -> Non
 
 def test_a_word_past_the_index_cap_is_still_found(archive: Archive) -> None:
     """A hostile page's words beyond the index's cap are not indexed; the article is marked and always read."""
-    from feeds.models import Article, Classification
-    from feeds.pipeline import article_id
-    from feeds.query import prefilter
-    from workers.archive.records import article_record
-
     words = " ".join(f"كلمة{i}" for i in range(prefilter.MAX_INDEX_TOKENS + 500))
     long = Article(url="https://example.org/long", title="صفحة", text=words + " زلزال")
     short = Article(url="https://example.org/short", title="خبر", text="لا شيء هنا")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from feeds.models import Alert
+from feeds.models import Alert, Watch
 from feeds.pipeline import article_id
 from feeds.relevance.examples import Example, example_article, example_to_json, load_examples
 from tests.feeds.relevance.test_train import GATE, examples, make, setup
@@ -246,16 +247,11 @@ def test_the_runtime_judges_with_active_models_only_and_a_reload_picks_up_change
 
 
 def test_the_models_cache_key_changes_with_everything_the_model_depends_on() -> None:
-    from dataclasses import replace as _replace
-
-    from feeds.models import Watch
-    from workers.relevance import model_key
-
     w = Watch(id="w", name="w", query="هدنة AND region:SY")
-    key = model_key(w, "examples-1", "gaz-1")
-    assert model_key(w, "examples-1", "gaz-1") == key
-    for other in (model_key(_replace(w, min_mentions=2), "examples-1", "gaz-1"),
-                  model_key(_replace(w, threshold=1.5), "examples-1", "gaz-1"),
-                  model_key(_replace(w, query="هدنة"), "examples-1", "gaz-1"),
-                  model_key(w, "examples-2", "gaz-1"), model_key(w, "examples-1", "gaz-2")):
+    key = relevance.model_key(w, "examples-1", "gaz-1")
+    assert relevance.model_key(w, "examples-1", "gaz-1") == key
+    for other in (relevance.model_key(replace(w, min_mentions=2), "examples-1", "gaz-1"),
+                  relevance.model_key(replace(w, threshold=1.5), "examples-1", "gaz-1"),
+                  relevance.model_key(replace(w, query="هدنة"), "examples-1", "gaz-1"),
+                  relevance.model_key(w, "examples-2", "gaz-1"), relevance.model_key(w, "examples-1", "gaz-2")):
         assert other != key
