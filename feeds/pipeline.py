@@ -21,6 +21,7 @@ from feeds.ingest.extract import article_from_entry, extract_article
 from feeds.ingest.http import FetchResult
 from feeds.models import Alert, Article, Classification, Entry, FeedSource, Watch, WatchMatch
 from feeds.nlp.classify import Classifier
+from feeds.query.evaluate import Doc
 from feeds.query.watchset import WatchSet
 from feeds.relevance.stage import Judge, judge
 
@@ -132,7 +133,8 @@ def process(entry: Entry, feed: FeedSource, *, fetch: Fetch, classifier: Classif
     story = stories.assign(aid, feed.id, text_fingerprint(article.document), sketch(article.document), now,
                            event_terms(article, classification),
                            article.published.timestamp() if article.published else None)
-    matches, vetoed = judge(watchset.match(article, classification), article, classification, judges or {})
+    doc = Doc(article, classification)  # one Doc for the query and the relevance model's features
+    matches, vetoed = judge(watchset.match(article, classification, doc), article, classification, judges or {}, doc)
     reason = f"duplicate of {story.duplicate_of}" if story.duplicate_of else ""
     return ArticleResult(story.outcome, article, story, classification, matches, reason, aid, vetoed)
 

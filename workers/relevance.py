@@ -98,11 +98,11 @@ def _write_cache(path: Path, watch_id: str, model: RelevanceModel) -> None:
 
 
 @contextlib.contextmanager
-def _training_lock(cache: Path) -> Iterator[None]:
-    """An exclusive flock per watch beside its cache; without a writable cache folder, no lock (train anyway)."""
+def _training_lock(folder: Path, watch_id: str) -> Iterator[None]:
+    """An exclusive flock per watch in the cache folder; without a writable folder, no lock (train anyway)."""
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(cache.parent / f".{cache.name.split('.')[0]}.lock", "ab")  # closed below
+        folder.mkdir(parents=True, exist_ok=True)
+        fh = open(folder / f".{watch_id}.lock", "ab")  # closed below
     except OSError:
         yield
         return
@@ -136,7 +136,7 @@ def train_models(settings: Any, classifier: Any, *, only: Collection[str] | None
         if model is None:
             # One process trains, the others (the worker's pool processes, the console, all reloading the same
             # change at once) wait for it and read its cache instead of each training the same model.
-            with _training_lock(cpath):
+            with _training_lock(cpath.parent, w.id):
                 if not retrain:
                     model = _read_cache(cpath, ehash)
                 if model is None:

@@ -178,9 +178,11 @@ class WatchSet:
             reasons.append(f"the query is true with {mentions} mention(s){extra}")
         return ok, reasons
 
-    def match(self, article: Article, classification: Classification) -> list[WatchMatch]:
-        """The watches that fire on the article, each with its evidence spans in `article.document`."""
-        doc = Doc(article, classification)
+    def match(self, article: Article, classification: Classification, doc: Doc | None = None
+              ) -> list[WatchMatch]:
+        """The watches that fire on the article, each with its evidence spans in `article.document` (`doc`: the
+        article's Doc when the caller builds it anyway, for the relevance stage)."""
+        doc = doc if doc is not None else Doc(article, classification)
         out: list[WatchMatch] = []
         for n in self.candidates(doc):
             c = self._compiled[n]

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from feeds.models import Article, Classification, WatchMatch
+from feeds.query.evaluate import Doc
 from feeds.query.watchset import WatchSet
 from feeds.relevance.features import WatchView, features, prepare
 from feeds.relevance.model import RelevanceModel
@@ -50,14 +51,16 @@ def make_judge(watchset: WatchSet, watch_id: str, model: RelevanceModel) -> Judg
 
 
 def judge(matches: Sequence[WatchMatch], article: Article, classification: Classification,
-          judges: Mapping[str, Judge]) -> tuple[tuple[WatchMatch, ...], tuple[WatchMatch, ...]]:
+          judges: Mapping[str, Judge], doc: Doc | None = None
+          ) -> tuple[tuple[WatchMatch, ...], tuple[WatchMatch, ...]]:
     """(kept, vetoed): the matches whose watch has an active model are kept only when the model says relevant,
-    both with its probability in `relevance`; the others are kept as they are."""
+    both with its probability in `relevance`; the others are kept as they are. `doc`: the query's Doc of the
+    article, when the caller built it for the match (building it is most of the features' cost)."""
     if not judges or not any(m.watch_id in judges for m in matches):
         return tuple(matches), ()
     # Lexical features (thousands per article) only when a model that needs them is consulted.
     lexical = any(judges[m.watch_id].model.lexical for m in matches if m.watch_id in judges)
-    prepared = prepare(article, classification, lexical)
+    prepared = prepare(article, classification, lexical, doc)
     kept: list[WatchMatch] = []
     vetoed: list[WatchMatch] = []
     for m in matches:
@@ -88,5 +91,6 @@ class JudgedWatchSet:
         self.judges = judges
 
     def match(self, article: Article, classification: Classification) -> list[WatchMatch]:
-        kept, _ = judge(self.watchset.match(article, classification), article, classification, self.judges)
+        doc = Doc(article, classification)
+        kept, _ = judge(self.watchset.match(article, classification, doc), article, classification, self.judges, doc)
         return list(kept)
