@@ -39,7 +39,8 @@ from feeds.query.load import load_watches  # noqa: E402
 from feeds.query.watchset import WatchSet  # noqa: E402
 from feeds.relevance.examples import examples_hash, load_examples  # noqa: E402
 from feeds.relevance.features import WatchView, prepare  # noqa: E402
-from feeds.relevance.model import RelevanceModel, train  # noqa: E402
+from feeds.relevance.learn import train  # noqa: E402
+from feeds.relevance.model import RelevanceModel  # noqa: E402
 from feeds.relevance.train import gate_rows, label_examples, relevant, watch_view  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus"

@@ -26,7 +26,8 @@ from feeds.models import Article, Classification, WatchMatch
 from feeds.query.watchset import WatchSet
 from feeds.relevance.examples import Example, example_article, story_key
 from feeds.relevance.features import FEATURE_VERSION, Features, Prepared, WatchView, features, prepare, query_parts
-from feeds.relevance.model import FEATURE_SETS, FORMAT, TRAINING, FeatureSet, RelevanceModel, train
+from feeds.relevance.learn import FEATURE_SETS, TRAINING, FeatureSet, train
+from feeds.relevance.model import FORMAT, RelevanceModel
 
 
 class _Classifier(Protocol):

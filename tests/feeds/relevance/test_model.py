@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from feeds.errors import InvalidInput
-from feeds.relevance.model import MIN_PER_CLASS, RelevanceModel, TrainingStats, train
+from feeds.relevance.learn import MIN_PER_CLASS, train
+from feeds.relevance.model import RelevanceModel, TrainingStats
 from tests.conftest import REPO
 
 Row = tuple[dict[str, float], bool]
