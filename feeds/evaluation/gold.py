@@ -159,25 +159,42 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         raise InvalidInput(f"{path}: cannot read: {exc}") from exc
 
 
-def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
-             topic_watches: _Matcher | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
-    """Classify every labelled article found in the corpus and score the result (and the topic
-    watches of config/watchlists/topics.yaml, when a compiled WatchSet is given); `progress(1)` is
-    called after each corpus record read, for a caller's progress bar."""
-    gold = list(read_jsonl(labels_path))
-    by_docno = {str(g["docno"]): g for g in gold}
-    wanted = set(by_docno)
-    items: list[tuple[Mapping[str, Any], Article, Classification]] = []
-    predicted: dict[str, Prediction] = {}
-    evidence: dict[tuple[str, str, str], str] = {}
+Classified = Mapping[str, tuple[Article, Classification]]
+
+
+def classify_labelled(labels_paths: Iterable[Path], corpus_path: Path, classifier: _Classifier,
+                      progress: Callable[[int], None] | None = None) -> dict[str, tuple[Article, Classification]]:
+    """The article and classification of every docno labelled in `labels_paths`, in one pass over the corpus
+    (it is the slow part: several label files share it); `progress(1)` after each corpus record read."""
+    wanted = {str(g["docno"]) for p in labels_paths for g in read_jsonl(p)}
+    out: dict[str, tuple[Article, Classification]] = {}
     for doc in read_jsonl(corpus_path):
         if progress is not None:
             progress(1)
         docno = str(doc.get("docno"))
-        if docno not in wanted:
+        if docno in wanted and docno not in out:
+            article = corpus_article(doc)
+            out[docno] = (article, classifier.classify(article))
+    return out
+
+
+def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
+             topic_watches: _Matcher | None = None, progress: Callable[[int], None] | None = None,
+             classified: Classified | None = None) -> EvalReport:
+    """Classify every labelled article found in the corpus and score the result (and the topic
+    watches of config/watchlists/topics.yaml, when a compiled WatchSet is given); `progress(1)` is
+    called after each corpus record read, for a caller's progress bar. `classified`: the articles already
+    read and classified (`classify_labelled`), so the corpus is not read again."""
+    gold = list(read_jsonl(labels_path))
+    by_docno = {str(g["docno"]): g for g in gold}
+    if classified is None:
+        classified = classify_labelled([labels_path], corpus_path, classifier, progress)
+    items: list[tuple[Mapping[str, Any], Article, Classification]] = []
+    predicted: dict[str, Prediction] = {}
+    evidence: dict[tuple[str, str, str], str] = {}
+    for docno, (article, result) in classified.items():
+        if docno not in by_docno:
             continue
-        article = corpus_article(doc)
-        result = classifier.classify(article)
         items.append((by_docno[docno], article, result))
         predicted[docno] = (result.ids("region"), result.ids("actor"))
         for m in result.mentions:  # the first mention behind each prediction, to explain errors
@@ -190,15 +207,13 @@ def run_eval(labels_path: Path, corpus_path: Path, classifier: _Classifier,
     return report
 
 
-def labelled_items(labels_paths: Iterable[Path], corpus_path: Path, classifier: _Classifier
+def labelled_items(labels_paths: Iterable[Path], corpus_path: Path, classifier: _Classifier,
+                   classified: Classified | None = None
                    ) -> list[tuple[Mapping[str, Any], Article, Classification]]:
-    """(gold, article, classification) of every labelled article found in the corpus; a docno labelled in
-    several files counts once, with the last file's labels."""
-    by_docno = {str(g["docno"]): g for p in labels_paths for g in read_jsonl(p)}
-    out: list[tuple[Mapping[str, Any], Article, Classification]] = []
-    for doc in read_jsonl(corpus_path):
-        gold = by_docno.get(str(doc.get("docno")))
-        if gold is not None:
-            article = corpus_article(doc)
-            out.append((gold, article, classifier.classify(article)))
-    return out
+    """(gold, article, classification) of every labelled article found in the corpus, in corpus order; a docno
+    labelled in several files counts once, with the last file's labels. `classified`: as for `run_eval`."""
+    paths = list(labels_paths)
+    by_docno = {str(g["docno"]): g for p in paths for g in read_jsonl(p)}
+    if classified is None:
+        classified = classify_labelled(paths, corpus_path, classifier)
+    return [(by_docno[k], a, c) for k, (a, c) in classified.items() if k in by_docno]

@@ -203,36 +203,44 @@ def _relevance_lines(rel: dict[str, Any]) -> list[str]:
 def eval_(config: str | None, labels: str, corpus: str, topic_labels: str, no_progress: bool) -> None:
     """Score the classifier (countries, actors) and the topic watches against hand-labelled gold; when topic
     watches name examples, also the topics without and with them, on the tune and the held-out part."""
-    from feeds.evaluation.gold import run_eval
+    from feeds.evaluation.gold import classify_labelled, run_eval
     from feeds.nlp.classify import Classifier
     from workers.cli import progress
 
     s = common.load(config)
+    clf = Classifier(s.gazetteer)
+    # Topic labels are read with the corpus only when a topic watch names examples: then one pass serves both.
+    extra = [Path(topic_labels)] if _examples_watches(s) and Path(topic_labels).is_file() else []
+    paths = [Path(labels), *extra]
     # The bar's total is the corpus's line count, counted only when a bar is drawn.
     total = progress.count_lines([Path(corpus)]) if progress.enabled(no_progress) else None
     with progress.progress("eval: corpus read", total, disabled=no_progress) as advance:
-        report = run_eval(Path(labels), Path(corpus), Classifier(s.gazetteer), s.watchset, progress=advance)
+        classified = classify_labelled(paths, Path(corpus), clf, advance)
+    report = run_eval(Path(labels), Path(corpus), clf, s.watchset, classified=classified)
     click.echo(report.format())
-    _eval_examples(s, Path(labels), Path(corpus), Path(topic_labels))
+    _eval_examples(s, clf, paths, Path(corpus), classified)
 
 
-def _eval_examples(s: Any, labels: Path, corpus: Path, topic_labels: Path) -> None:
+def _examples_watches(s: Any) -> list[str]:
+    from feeds.evaluation.topics import TOPICS, topic_watch_id
+
+    return [topic_watch_id(t) for t in TOPICS if topic_watch_id(t) in s.examples]
+
+
+def _eval_examples(s: Any, clf: Any, paths: list[Path], corpus: Path, classified: Any) -> None:
     """Topic figures without and with the watches' examples (their relevance models), per tune/held-out part."""
     from feeds.evaluation.gold import labelled_items
-    from feeds.evaluation.topics import TOPICS, evaluate_splits, format_splits, topic_watch_id
-    from feeds.nlp.classify import Classifier
+    from feeds.evaluation.topics import evaluate_splits, format_splits
     from feeds.relevance.stage import JudgedWatchSet
     from workers.relevance import judges, train_models
 
-    with_examples = [topic_watch_id(t) for t in TOPICS if topic_watch_id(t) in s.examples]
+    with_examples = _examples_watches(s)
     if not with_examples:
         return
-    clf = Classifier(s.gazetteer)
     trained = train_models(s, clf, only=set(with_examples))
     click.echo(f"\nexamples: {len(with_examples)} topic watches name examples; "
                f"{sum(1 for t in trained if t.model is not None and t.model.active)} models active")
-    paths = [labels, *([topic_labels] if topic_labels.is_file() else [])]
-    items = labelled_items(paths, corpus, clf)
+    items = labelled_items(paths, corpus, clf, classified)
     variants = {"without examples (the query)": s.watchset,
                 "with examples (query + model)": JudgedWatchSet(s.watchset, judges(s, trained))}
     click.echo("labels: " + ", ".join(str(p) for p in paths) + "; examples come from the tune part only, so its "
