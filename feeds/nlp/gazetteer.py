@@ -217,12 +217,13 @@ class _Loader:
                                                  country if isinstance(country, str) else None)
         # Names of places and regions are written with their article when they have one (العراق);
         # person names never take it, so "الروحاني" (the spiritual) is not روحاني.
+        # A name listed as weak is only weak, even when it is also the main name or among `names`.
         weak = {" ".join(w) for w in self._names(where, fld, item, "weak")}
-        own = [name_ar] if isinstance(name_ar, str) and name_ar and normalize_words(name_ar) not in weak \
-            else []
+        own = [name_ar] if isinstance(name_ar, str) and name_ar else []
         main_how: MentionHow = "place" if kind == "place" else "name"
         for words in self._names(where, fld, {"names": own + _as_list(item.get("names", []))}, "names"):
-            self.g.add(words, Target(kind, ident, main_how, article=False))
+            if " ".join(words) not in weak:
+                self.g.add(words, Target(kind, ident, main_how, article=False))
         for words in self._names(where, fld, item, "article_names"):
             self.g.add(words, Target(kind, ident, main_how, article=True))
         for words in self._names(where, fld, item, "weak"):

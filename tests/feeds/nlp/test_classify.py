@@ -91,6 +91,16 @@ def test_weak_names_need_the_article_to_corroborate_them(clf: Classifier) -> Non
     assert "ML" in regions(run(clf, "قتل جنود في شمال مالي قرب باماكو، وقال مسؤول في مالي إن"))
 
 
+def test_place_names_that_are_everyday_words_are_weak(clf: Classifier) -> None:
+    # Found by listing, over the corpus, places whose country the article names no other way: ودان "and
+    # condemned", دوماً "always", القصير "the short", تدمر "destroys", مطروح "proposed" (a `names` entry).
+    for text in ("ودان رئيس الوزراء الهجوم", "نقف دوماً مع أشقائنا", "الفيلم القصير فاز بالجائزة",
+                 "الأزمة قد تدمر الشركة", "السؤال مطروح على الجميع"):
+        assert regions(run(clf, text)) == set(), text
+    assert "LY" in regions(run(clf, "سيطرت القوات على ودان في ليبيا"))
+    assert "douma" in {m.id for m in run(clf, "هجوم كيماوي على دوما في سوريا").mentions}
+
+
 def test_person_names_do_not_take_the_article(clf: Classifier) -> None:
     assert "rouhani" not in actors(run(clf, "البعد الروحاني للصلاة"))
     assert "rouhani" in actors(run(clf, "قال حسن روحاني إن"))

@@ -97,6 +97,18 @@ places:
     assert len(g.ids("region")) == len(shipped.ids("region"))
 
 
+def test_a_name_listed_as_weak_is_weak_even_among_names(tmp_path: Path) -> None:
+    _write(tmp_path, "mine.yaml", """
+places:
+- {id: marsa_x, name: Marsa X, name_ar: مرسى مطروحي, country: EG, names: [مطروحي], weak: [مطروحي]}
+""")
+    g = load_gazetteer([*default_gazetteer_paths(), tmp_path])
+    entry = g.index.get("مطروحي")
+    assert entry is not None
+    targets = [t for p in entry.single for t in p.targets if t.id == "marsa_x"]
+    assert targets and all(t.weak for t in targets)
+
+
 def test_bad_data_lists_every_problem_with_file_and_field(tmp_path: Path) -> None:
     _write(tmp_path, "bad.yaml", """
 regions:
