@@ -25,15 +25,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from draw_topics import CORPUS, DEV, PERIOD_SPLIT, day, tfidf, write  # noqa: E402
+from draw_topics import CORPUS, DEV, PERIOD_SPLIT, day, tfidf, topic_setup, write  # noqa: E402
 from relevance_eval import CANDIDATES, compile_gate  # noqa: E402
 
 from feeds.evaluation.gold import corpus_article, read_jsonl  # noqa: E402
 from feeds.nlp.arabic import normalize, normalize_words  # noqa: E402
-from feeds.nlp.classify import Classifier  # noqa: E402
-from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
-from feeds.query.load import load_watches  # noqa: E402
-from feeds.query.watchset import WatchSet  # noqa: E402
 
 LABELS = ROOT / "eval" / "labels-topics.jsonl"
 QUOTA = {"wide_cue": 30, "neighbour": 20, "random_sy": 10}
@@ -47,9 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    gaz = load_gazetteer(default_gazetteer_paths())
-    clf = Classifier(gaz)
-    current = WatchSet.compile(load_watches([ROOT / "config" / "watchlists" / "topics.yaml"]), gaz.ids)
+    clf, current = topic_setup()
     gates = [compile_gate(clf, "syria_ceasefire", q) for _, q in CANDIDATES["syria_ceasefire"] if q]
     taken = {str(g["docno"]) for g in read_jsonl(LABELS)}
     dev = {str(g["docno"]): g for g in read_jsonl(DEV)}

@@ -24,16 +24,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from draw_topics import CORPUS, DEV, PERIOD_SPLIT, day, write  # noqa: E402
+from draw_topics import CORPUS, DEV, PERIOD_SPLIT, day, topic_setup, write  # noqa: E402
 from relevance_eval import CANDIDATES, compile_gate  # noqa: E402
 
 from feeds.evaluation.gold import corpus_article, read_jsonl  # noqa: E402
 from feeds.evaluation.topics import topic_watch_id  # noqa: E402
 from feeds.nlp.arabic import normalize  # noqa: E402
-from feeds.nlp.classify import Classifier  # noqa: E402
-from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer  # noqa: E402
-from feeds.query.load import load_watches  # noqa: E402
-from feeds.query.watchset import WatchSet  # noqa: E402
 
 LABELS = ROOT / "eval" / "labels-topics.jsonl"
 QUOTA = {"gated_weak": 30, "gated_any": 10}
@@ -45,9 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    gaz = load_gazetteer(default_gazetteer_paths())
-    clf = Classifier(gaz)
-    current = WatchSet.compile(load_watches([ROOT / "config" / "watchlists" / "topics.yaml"]), gaz.ids)
+    clf, current = topic_setup()
     chem = [compile_gate(clf, "chemical_syria", q) for _, q in CANDIDATES["chemical_syria"] if q]
     taken = {str(g["docno"]) for g in read_jsonl(LABELS)} | {str(g["docno"]) for g in read_jsonl(DEV)}
     info, turkey, weak, anychem = {}, [], [], []

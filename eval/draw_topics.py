@@ -58,6 +58,13 @@ _NORTHWEST = [normalize(w) for w in ("جسر الشغور", "معرة النعم
                                      "ريف حلب", "شمال سوريا", "شمال غرب سوريا", "الشمال السوري")]
 
 
+def topic_setup() -> tuple[Classifier, WatchSet]:
+    """The shipped gazetteer's classifier and today's topic watches (config/watchlists/topics.yaml), as every
+    topic draw uses them."""
+    gaz = load_gazetteer(default_gazetteer_paths())
+    return Classifier(gaz), WatchSet.compile(load_watches([ROOT / "config" / "watchlists" / "topics.yaml"]), gaz.ids)
+
+
 def day(article_time: str | None, docno: str) -> str:
     d = docno.rsplit("-", 1)[-1]
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}"
@@ -128,9 +135,7 @@ def main() -> None:
     ap.add_argument("--supplement", type=Path, default=None,
                     help="draw the Libya supplement instead, leaving out the docnos of this draw.jsonl")
     args = ap.parse_args()
-    gaz = load_gazetteer(default_gazetteer_paths())
-    ws = WatchSet.compile(load_watches([ROOT / "config" / "watchlists" / "topics.yaml"]), gaz.ids)
-    clf = Classifier(gaz)
+    clf, ws = topic_setup()
     dev = {str(g["docno"]): g for g in read_jsonl(DEV)}
     docs, info = {}, {}
     for doc in read_jsonl(CORPUS):

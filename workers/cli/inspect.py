@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from feeds.errors import MarsadError
 from feeds.models import Article, Classification, EntityHit, WatchMatch
 from workers.cli import common
 from workers.cli.common import config_option
+
+if TYPE_CHECKING:  # the command imports its evaluation code when it runs, so `marsad --help` stays fast
+    from feeds.evaluation.gold import Classified
 
 
 def load_source(source: str, settings: Any, published: datetime | None = None) -> Article:
@@ -227,7 +230,7 @@ def _examples_watches(s: Any) -> list[str]:
     return [topic_watch_id(t) for t in TOPICS if topic_watch_id(t) in s.examples]
 
 
-def _eval_examples(s: Any, clf: Any, paths: list[Path], corpus: Path, classified: Any) -> None:
+def _eval_examples(s: Any, clf: Any, paths: list[Path], corpus: Path, classified: Classified) -> None:
     """Topic figures without and with the watches' examples (their relevance models), per tune/held-out part."""
     from feeds.evaluation.gold import labelled_items
     from feeds.evaluation.topics import evaluate_splits, format_splits
