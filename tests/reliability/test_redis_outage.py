@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -112,3 +113,30 @@ def test_redis_down_for_a_while_nothing_crashes_and_work_resumes(world_factory: 
     print(f"\nredis down {OUTAGE_S:g} s: worker alive=yes pool processes before={pool_before} during={pool_during} "
           f"feed GETs during outage={gets_during} alerts expected={len(first) + len(second)} "
           f"received={len(world.slack.posts)} doubled=0 work resumed within {took:.1f} s of Redis coming back")
+
+
+def test_connection_lost_while_a_task_runs_and_the_consumer_waits_keeps_the_worker(
+        world_factory: Callable[..., World]) -> None:
+    """One task in flight (its message delivered, unacked) while the consumer's BRPOP waits for more: the
+    connection drops under both. Celery 5.7.0 closed the broken connection a second time there, and kombu's
+    restore of the unacked message on the already-closed transport raised AttributeError, which the worker
+    took for an unrecoverable error and exited (seen in the Sentinel failover test); hence celery<5.7."""
+    first = make_items(2, FEEDS, MARKERS, seed=41, prefix="q")
+    slow = make_items(1, FEEDS, MARKERS, seed=42, prefix="w")
+    paths = {it.path() for it in slow}
+    world = world_factory(FEEDS, page_delay=lambda p: 4.0 if p.split("?")[0] in paths else 0.0)
+    world.site.publish(first)
+    wk = world.worker(overrides={"visibility_timeout": 10})
+    _exactly_once(world, [it.key for it in first], 60)
+    world.site.publish(slow)
+    wait_for(lambda: any(p in paths for p in world.site.server.in_flight.values()), 30, "the slow page in flight",
+             world.logs)
+    assert world.redis_server.proc is not None
+    os.kill(world.redis_server.proc.pid, signal.SIGKILL)  # the connection drops at once, mid-task
+    world.redis_server.proc.wait(10)
+    time.sleep(1)
+    world.redis_server.start()
+    time.sleep(3)  # the consumer meets the lost connection and reconnects (or, with the bug, exits)
+    assert wk.alive(), f"the worker exited on the lost connection\n{wk.log_tail()}"
+    _exactly_once(world, [it.key for it in first + slow], 60)
+    wk.stop()

@@ -122,8 +122,14 @@ def test_master_killed_mid_stream_loses_no_alert(cluster: Cluster, tmp_path: Pat
         # Most tasks in flight retry within seconds; one cut off by the lost connection is left unacked on purpose
         # (worker_cancel_long_running_tasks_on_connection_loss) and comes back only after the visibility timeout:
         # that is the designed recovery path, so the wait covers it (seen in CI on a loaded machine).
-        wait_for(lambda: len(set(alert_keys(slack.posts))) >= len(items), VISIBILITY_S + 180,
-                 f"{len(items)} alerts", [worker.log])
+        try:
+            wait_for(lambda: len(set(alert_keys(slack.posts))) >= len(items), VISIBILITY_S + 180,
+                     f"{len(items)} alerts", [worker.log])
+        except AssertionError as e:  # name the lost items and what the worker logged about each
+            lost = sorted({it.key for it in items} - set(alert_keys(slack.posts)))
+            trail = [line for line in worker.log.read_text(errors="replace").splitlines()
+                     if any(k in line for k in lost)]
+            raise AssertionError(f"lost {lost}; their log lines:\n" + "\n".join(trail[-40:]) + f"\n{e}") from None
         recovered_s = time.monotonic() - killed_at
         time.sleep(5)  # a doubled alert would arrive now
         got = alert_keys(slack.posts)
