@@ -63,8 +63,8 @@ def _ly(cue: str) -> str:
 
 
 # What the tune choice below gave (bench/relevance_bench.py trains these; the run warns if the choice changes).
-CHOSEN = {"idlib": "current", "libya_ceasefire": "+vaqf", "syria_ceasefire": "+vaqf", "chemical_syria": "+gases",
-          "turkey_russia_syria": "current"}
+CHOSEN = {"idlib": "current", "libya_ceasefire": "+vaqf", "syria_ceasefire": "+vaqf+tawattur+tahdia",
+          "chemical_syria": "+gases,AND", "turkey_russia_syria": "current"}
 CANDIDATES: dict[str, list[tuple[str, str | None]]] = {  # None = today's query in topics.yaml
     "idlib": [("current", None)],
     "libya_ceasefire": [("current", None), ("+shooting-words", _ly(_LY_CUE + ' OR "إطلاق النار" OR هدن OR تهدئة)')),
