@@ -87,7 +87,10 @@ CANDIDATES: dict[str, list[tuple[str, str | None]]] = {  # None = today's query 
     "chemical_syria": [("current", None), ("+gases", f"{_CH}{_CH_MORE}) NEAR/20 (region:SY OR actor:assad)"),
                        ("+spelling", f"{_CH} OR كيمائي*) NEAR/20 (region:SY OR actor:assad)"),
                        ("+gases,AND", f"{_CH}{_CH_MORE}) AND (region:SY OR actor:assad)")],
-    "turkey_russia_syria": [("current", None), ("near15+guarantors", (
+    "turkey_russia_syria": [("current", None), ("before-dealing-cues", (
+        "(((region:TR OR actor:erdogan OR actor:cavusoglu) NEAR/8 (region:RU OR actor:putin OR actor:lavrov "
+        "OR actor:kremlin)) OR أستانة OR آستانا OR أستانا) AND (region:SY OR actor:assad)")),
+                            ("near15+guarantors", (
         "(((region:TR OR actor:erdogan OR actor:cavusoglu) NEAR/15 (region:RU OR actor:putin OR actor:lavrov "
         'OR actor:kremlin)) OR أستانة OR آستانا OR أستانا OR "الدول الضامنة") AND (region:SY OR actor:assad)'))],
 }
