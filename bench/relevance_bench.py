@@ -8,9 +8,9 @@ The topic watches' models are trained on their shipped examples through the gate
 the others, and cost nothing more), so the models here are trained as first designed
 (relevance_eval.FIRST_DESIGN), which activates more: scoring costs the same however a model was let in.
 The 100 watches cycle over the active topic models, each copy with its own weights (the trained ones
-times U(0.8, 1.2), seeded). `--lexical` trains on the lexical features too (words and pairs: thousands per article), to measure that path. Classification
-runs once before timing (both paths need it). Each run times, over
-the same articles: (a) query only, WatchSet.match with all 100 watches; (b) the same, then for the watches
+times U(0.8, 1.2), seeded). `--lexical` trains on the lexical features too (words and pairs: thousands
+per article), to measure that path. Classification runs once before timing (both paths need it). Each run
+times, over the same articles: (a) query only, WatchSet.match with all 100 watches; (b) the same, then for the watches
 that matched and have a model, `prepare` once per article and features + score per watch. Printed: medians
 over the runs, per article per watch (a), per (article, watch) reaching the model ((b - a) / pairs: the
 article-level preparation amortised over the watches that reached the model), and the ratio (b) / (a).
