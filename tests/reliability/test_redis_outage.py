@@ -51,12 +51,11 @@ def _exactly_once(world: World, keys: list[str], timeout: float) -> float:
     return took
 
 
-# Known bug (reported to the lead): a task that meets a Redis ConnectionError calls self.retry(), which must
-# publish to the (down) broker; Celery then turns the failed publish into Reject(requeue=False) and the
-# message is dropped, its entry already claimed as seen: the article and its alerts are lost. Verified fix:
-# worker_cancel_long_running_tasks_on_connection_loss=True in workers/app.py (the in-flight tasks are cancelled
-# and their messages stay unacked, redelivered after the visibility timeout). Strict, so the test fails
-# (XPASS) as soon as it is fixed, and this marker must then go.
+# Guards a bug once seen here: a task that met a Redis ConnectionError called self.retry(), which must publish
+# to the (down) broker; Celery turned the failed publish into Reject(requeue=False) and dropped the message, its
+# entry already claimed as seen, so the article and its alerts were lost. The fix is
+# worker_cancel_long_running_tasks_on_connection_loss=True in workers/app.py: in-flight tasks are cancelled and
+# their messages stay unacked, redelivered after the visibility timeout.
 def test_redis_restart_mid_run_loses_and_doubles_nothing(world_factory: Callable[..., World]) -> None:
     first = make_items(6, FEEDS, MARKERS, seed=21, prefix="r")
     second = make_items(6, FEEDS, MARKERS, seed=22, prefix="s")
