@@ -23,12 +23,30 @@ POST_LIMIT = 6
 # Stories scored per article at most (those hit by the most posting keys first): the cost of one decision
 # stays fixed whatever the number of open stories (bench/events_bench.py measures it at 100,000).
 MAX_CANDIDATES = 32
+# The store's own document counts (the IDF of rare terms, feeds/dedup/df.py) are kept per epoch of this length,
+# and an article reads the last DF_EPOCHS of them: the counts cover the last two to four weeks of news. A name
+# that burst a month ago is rare again, and the counts (one hash field per term) stay as large as a month of
+# news, not as large as the daemon's whole life (one count for all time grew by every new name, for ever).
+DF_EPOCH_S = 14 * 86400
+DF_EPOCHS = 2
+# An article counts from its publication time when that is at most LATE_S old (clamp_time).
+LATE_S = 7 * 86400
+# Each write renews an epoch's TTL. Its counts are read by articles dated up to DF_EPOCHS - 1 epochs after it
+# closes, which may arrive LATE_S later still: the TTL must cover that from the epoch's last writes.
+DF_TTL_S = DF_EPOCHS * DF_EPOCH_S + 86400
+if DF_TTL_S < (DF_EPOCHS - 1) * DF_EPOCH_S + LATE_S:
+    raise AssertionError("an epoch's document counts must outlive the articles that read them")
+
+
+def df_epoch(t: float) -> int:
+    """The epoch whose document counts an article at time t adds to."""
+    return int(t // DF_EPOCH_S)
 
 
 def clamp_time(published: float | None, now: float) -> float:
     """The time an article counts from: its publication when plausible (a feed's date in the future, or more
     than a window old, is not), else the time it arrived."""
-    if published is None or published > now + 300 or published < now - 7 * 86400:
+    if published is None or published > now + 300 or published < now - LATE_S:
         return now
     return published
 
@@ -62,12 +80,8 @@ class EventIndex:
         """The article's vector, and the terms whose document counts it adds to (the tracked, rare ones)."""
         base, n0 = base_df.base()
         wanted = sorted(h for h in set(terms.content) | set(terms.entities) if base.get(h, 0) <= base_df.TRACK_MAX)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hmget(self.prefix + "ev:df", [h.to_bytes(3, "big") for h in wanted] or [b"\0\0\0"])
-        pipe.get(self.prefix + "ev:n")
-        online, n1 = pipe.execute()
-        seen = {h: int(x) for h, x in zip(wanted, online, strict=False) if x is not None}
-        n = n0 + int(n1 or 0)
+        seen, n1 = self.online_counts(wanted, t)
+        n = n0 + n1
         scale = n / n0
         v = ev.vectorise(terms, lambda h: base_df.online_df(h, base, seen, scale), n, t)
         # Counted: the tracked terms that made the article's vector, not every rare term of its text (hundreds
@@ -75,15 +89,33 @@ class EventIndex:
         # IDF, so it is in the vectors and counted until it is common enough to fall out of them.
         return v, {h for h in wanted if h in v.content or h in v.entities}
 
+    def online_counts(self, terms: list[int], t: float) -> tuple[dict[int, int], int]:
+        """The store's own counts at time t (the last DF_EPOCHS epochs): documents per term, and documents."""
+        fields = [h.to_bytes(3, "big") for h in terms] or [b"\0\0\0"]
+        pipe = self.r.pipeline(transaction=False)
+        epoch = df_epoch(t)
+        for e in range(epoch - DF_EPOCHS + 1, epoch + 1):
+            pipe.hmget(f"{self.prefix}ev:df:{e}", fields)
+            pipe.get(f"{self.prefix}ev:n:{e}")
+        replies = pipe.execute()
+        seen: dict[int, int] = {}
+        n = 0
+        for online, count in zip(replies[::2], replies[1::2], strict=True):
+            n += int(count or 0)
+            for h, x in zip(terms, online, strict=False):
+                if x is not None:
+                    seen[h] = seen.get(h, 0) + int(x)
+        return seen, n
+
     def args(self, v: ev.EventVector, df_terms: set[int]) -> list[Any]:
         bucket = int(v.t // BUCKET_S)
         return [pack_vector(v, df_terms), bucket, self.nbuckets, self.shards, repr(ev.W_CONTENT), repr(ev.W_TITLE),
                 repr(ev.W_ENTITIES), repr(ev.W_HOURS), repr(ev.W_RARE), repr(ev.BIAS), int(ev.IDLE_HOURS * 3600),
                 int(ev.MAX_HOURS * 3600), ev.RARE_CAP, POST_LIMIT, MAX_CANDIDATES, ev.CONTENT_TERMS, ev.TITLE_TERMS,
-                ev.ENTITY_TERMS, int(ev.MAX_HOURS * 3600 + BUCKET_S), repr(ev.QUANT)]
+                ev.ENTITY_TERMS, int(ev.MAX_HOURS * 3600 + BUCKET_S), repr(ev.QUANT), df_epoch(v.t), DF_TTL_S]
 
 
-# ARGV[22..41] (see EventIndex.args). Runs after the near-duplicate stages (outcome, story already set);
+# ARGV[22..43] (see EventIndex.args). Runs after the near-duplicate stages (outcome, story already set);
 # `event_join()` may change a new article's outcome to 'e' (joined an event), `event_file()` then files it.
 LUA = r"""
 local EV = ARGV[22]
@@ -94,6 +126,7 @@ local IDLE, MAXAGE, RARECAP = tonumber(ARGV[32]), tonumber(ARGV[33]), tonumber(A
 local POSTLIM, MAXCAND = tonumber(ARGV[35]), tonumber(ARGV[36])
 local KC, KT, KE = tonumber(ARGV[37]), tonumber(ARGV[38]), tonumber(ARGV[39])
 local STORY_TTL, QUANT = tonumber(ARGV[40]), tonumber(ARGV[41])
+local DF_KEY, N_KEY, DF_TTL = P .. 'ev:df:' .. ARGV[42], P .. 'ev:n:' .. ARGV[42], tonumber(ARGV[43])
 
 -- the article: t, then (term 3 bytes, weight 1 byte) lists, rare terms, posting keys, df terms
 local art = nil
@@ -275,7 +308,9 @@ local function event_file(story, outcome)
   -- Copies (exact or near) are not counted as documents: a name syndicated to every outlet would otherwise
   -- look common, and other outlets' own reports of that event would share only "common" words with it.
   if copy then return end
-  for _, term in ipairs(art.dfk) do redis.call('HINCRBY', P .. 'ev:df', term, 1) end
-  redis.call('INCR', P .. 'ev:n')
+  for _, term in ipairs(art.dfk) do redis.call('HINCRBY', DF_KEY, term, 1) end
+  if #art.dfk > 0 then redis.call('EXPIRE', DF_KEY, DF_TTL) end
+  redis.call('INCR', N_KEY)
+  redis.call('EXPIRE', N_KEY, DF_TTL)
 end
 """

@@ -93,7 +93,7 @@ class RedisStoryStore:
         """File the article into a story in one atomic step: an exact copy, a near copy, another report of an
         open event (when `event` is given), or a new story. Re-running it returns the same story."""
         bucket = int(now // self.bucket_s)
-        ev_args: list[Any] = [b""] + [0] * 19
+        ev_args: list[Any] = [b""] + [0] * 21  # ARGV[22..43], unused without an event
         if event is not None:
             vec, df_terms = self.events.vector(event, clamp_time(published, now))
             ev_args = self.events.args(vec, df_terms)

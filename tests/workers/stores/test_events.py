@@ -17,6 +17,7 @@ from feeds.evaluation.gold import corpus_article
 from feeds.nlp.classify import Classifier
 from feeds.nlp.gazetteer import default_gazetteer_paths, load_gazetteer
 from tests.conftest import event_fixtures
+from workers.stores import events
 from workers.stores.stories import RedisStoryStore
 
 DOCS, PAIRS = event_fixtures()
@@ -41,7 +42,9 @@ def test_a_rewrite_by_another_outlet_joins_the_event(redis_client: redis.Redis, 
     assert two.story_id == one.story_id and len(two.outlets) == 2
     assert file(store, second) == two  # a re-run: the same answer, counted once
     # documents counted for the IDF: each report of its own, not a copy (nor a re-run)
-    assert int(redis_client.get("marsad:story:ev:n") or 0) == (2 if two.outcome == "joined_event" else 1)
+    counted = sum(int(redis_client.get(f"marsad:story:ev:n:{e}") or 0)
+                  for e in {events.df_epoch(parsedate_to_datetime(DOCS[k]["time"]).timestamp()) for k in (a, b)})
+    assert counted == (2 if two.outcome == "joined_event" else 1)
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS["different_event"])
@@ -107,3 +110,25 @@ def test_a_late_copy_of_a_closed_event_does_not_reopen_it(redis_client: redis.Re
     assert copy.outcome == "duplicate" and copy.story_id == one.story_id
     assert not copy.first_seen  # no record was made from the copy alone
     assert not redis_client.exists(record)
+
+
+def test_document_counts_live_in_epochs_that_expire_and_stop_counting(redis_client: redis.Redis) -> None:
+    """The store's own document counts are bounded: they go to the article's epoch (with a TTL), an article
+    DF_EPOCHS epochs later reads none of them, and nothing is written to an unbounded all-time count."""
+    store = RedisStoryStore(redis_client)
+    k = sorted(DOCS)[0]
+    t = parsedate_to_datetime(DOCS[k]["time"]).timestamp()
+    file(store, k)
+    epoch = events.df_epoch(t)
+    df_key, n_key = f"marsad:story:ev:df:{epoch}", f"marsad:story:ev:n:{epoch}"
+    assert int(redis_client.get(n_key) or 0) == 1
+    assert redis_client.hlen(df_key) > 0
+    assert 0 < redis_client.ttl(df_key) <= events.DF_TTL_S and 0 < redis_client.ttl(n_key) <= events.DF_TTL_S
+    assert not redis_client.exists("marsad:story:ev:df") and not redis_client.exists("marsad:story:ev:n")
+    counted = sorted(int.from_bytes(f, "big") for f in redis_client.hkeys(df_key))
+    idx = events.EventIndex(redis_client, "marsad:story:", 1000)
+    # within the epoch and the next, the article's own counts are read: one document, one for each term …
+    for at in (t + 3600, t + events.DF_EPOCH_S):
+        assert idx.online_counts(counted, at) == ({h: 1 for h in counted}, 1)
+    # … and once DF_EPOCHS epochs have passed, none: the IDF is the shipped table's again
+    assert idx.online_counts(counted, t + events.DF_EPOCHS * events.DF_EPOCH_S) == ({}, 0)
