@@ -38,6 +38,10 @@ if DF_TTL_S < (DF_EPOCHS - 1) * DF_EPOCH_S + LATE_S:
     raise AssertionError("an epoch's document counts must outlive the articles that read them")
 
 
+# The all-time counts of stores before the epochs (their keys, under the store's prefix).
+LEGACY_DF, LEGACY_N = "ev:df", "ev:n"
+
+
 def df_epoch(t: float) -> int:
     """The epoch whose document counts an article at time t adds to."""
     return int(t // DF_EPOCH_S)
@@ -75,6 +79,9 @@ class EventIndex:
         keys = ev.POST_TERMS + ev.POST_ENTITIES
         self.shards = max(1, math.ceil(per_bucket * keys / 80))  # ~80 fields per hash (compact encoding)
         self.nbuckets = math.ceil(ev.MAX_HOURS * 3600 / BUCKET_S)
+        # Stores written before the epochs (2026-12-04) kept one all-time count under these names, no longer
+        # read; each process frees them with its first read of the counts (UNLINK of a missing key is a no-op).
+        self.legacy: list[str] = [f"{prefix}{LEGACY_DF}", f"{prefix}{LEGACY_N}"]
 
     def vector(self, terms: ev.EventTerms, t: float) -> tuple[ev.EventVector, set[int]]:
         """The article's vector, and the terms whose document counts it adds to (the tracked, rare ones)."""
@@ -94,10 +101,13 @@ class EventIndex:
         fields = [h.to_bytes(3, "big") for h in terms] or [b"\0\0\0"]
         pipe = self.r.pipeline(transaction=False)
         epoch = df_epoch(t)
+        if self.legacy:
+            pipe.unlink(*self.legacy)
+            self.legacy = []
         for e in range(epoch - DF_EPOCHS + 1, epoch + 1):
             pipe.hmget(f"{self.prefix}ev:df:{e}", fields)
             pipe.get(f"{self.prefix}ev:n:{e}")
-        replies = pipe.execute()
+        replies = pipe.execute()[-2 * DF_EPOCHS:]
         seen: dict[int, int] = {}
         n = 0
         for online, count in zip(replies[::2], replies[1::2], strict=True):

@@ -132,3 +132,17 @@ def test_document_counts_live_in_epochs_that_expire_and_stop_counting(redis_clie
         assert idx.online_counts(counted, at) == ({h: 1 for h in counted}, 1)
     # … and once DF_EPOCHS epochs have passed, none: the IDF is the shipped table's again
     assert idx.online_counts(counted, t + events.DF_EPOCHS * events.DF_EPOCH_S) == ({}, 0)
+
+
+def test_the_all_time_counts_of_an_older_store_are_freed(redis_client: redis.Redis) -> None:
+    """A store upgraded from one-count-for-all-time frees those keys on its first article, and counts on."""
+    redis_client.hset("marsad:story:ev:df", b"abc", 7)
+    redis_client.set("marsad:story:ev:n", 17_000)
+    redis_client.set("marsad:story:other", 1)
+    store = RedisStoryStore(redis_client)
+    k = sorted(DOCS)[0]
+    file(store, k)
+    assert not redis_client.exists("marsad:story:ev:df") and not redis_client.exists("marsad:story:ev:n")
+    assert redis_client.get("marsad:story:other") == b"1"
+    epoch = events.df_epoch(parsedate_to_datetime(DOCS[k]["time"]).timestamp())
+    assert int(redis_client.get(f"marsad:story:ev:n:{epoch}") or 0) == 1
