@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 from trafilatura.settings import use_config
 
 from feeds.dedup.urls import site_host
-from feeds.ingest.http import decode_html
+from feeds.ingest.charset import decode_html
 from feeds.ingest.links import link_tags
 from feeds.models import Article, Entry
 

@@ -1,4 +1,4 @@
-"""Safe HTTP GET for untrusted URLs: SSRF guard with pinned IPs, total deadline, size cap, charset decoding."""
+"""Safe HTTP GET for untrusted URLs: SSRF guard with pinned IPs, total deadline, size cap, bounded decoding."""
 
 from __future__ import annotations
 
@@ -6,43 +6,22 @@ import re
 import socket
 import threading
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from feeds.errors import Permanent, Transient
+from feeds.ingest.decompress import ACCEPT_ENCODING, DECODE_ERRORS, ContentDecoder
 from feeds.ingest.netguard import AddressCheck, Blocked, Resolver, address_block_reason, guarded_session
 from feeds.ingest.netguard import deadline as shutdown_at
 
-__all__ = ["FetchPolicy", "FetchResult", "address_block_reason", "decode_html", "fetch"]
+__all__ = ["FetchPolicy", "FetchResult", "address_block_reason", "fetch"]
 
-try:  # brotli is optional: we only advertise "br" when we can decode it with a bounded output
-    import brotli  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - depends on the environment
-    brotli = None
-
-
-def _bounded_brotli() -> bool:
-    """brotli ≥ 1.2 takes an output limit per call; older releases return a whole bomb at once (1.7 KB
-    became 2.2 GB of memory before the size cap could look), so "br" is advertised only with the limit."""
-    if brotli is None:
-        return False
-    try:
-        brotli.Decompressor().process(b"", output_buffer_limit=1)
-    except TypeError:
-        return False
-    return True
-
-
-BROTLI = _bounded_brotli()
 DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
-ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI else "gzip, deflate"
 CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
 
 
@@ -87,86 +66,6 @@ def _retry_after(value: str | None) -> float | None:
 
 def _mb(n: int) -> str:
     return f"{n / 1_000_000:g} MB" if n >= 1_000_000 else f"{n} bytes"
-
-
-class _Zlib:
-    """gzip, or HTTP "deflate" (zlib-wrapped by the spec, raw deflate on some servers: try both)."""
-
-    def __init__(self, gzip: bool) -> None:
-        self.wbits = [16 + zlib.MAX_WBITS] if gzip else [zlib.MAX_WBITS, -zlib.MAX_WBITS]
-        self.obj: Any = None
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        if self.obj is None:
-            for wbits in self.wbits[:-1]:
-                self.obj = zlib.decompressobj(wbits)
-                try:
-                    return self._more(bytes(self.obj.decompress(data, max_length)), max_length)
-                except zlib.error:
-                    pass
-            self.obj = zlib.decompressobj(self.wbits[-1])
-        return self._more(bytes(self.obj.decompress(data, max_length)), max_length)
-
-    def _more(self, out: bytes, max_length: int) -> bytes:
-        # gzip allows several members back to back; each starts a fresh decompressor
-        while self.obj.eof and self.obj.unused_data and len(self.wbits) == 1 and len(out) <= max_length:
-            rest = self.obj.unused_data
-            self.obj = zlib.decompressobj(self.wbits[0])
-            out += self.obj.decompress(rest, max_length - len(out) + 1)
-        return out
-
-    def over(self) -> bool:
-        return bool(self.obj is not None and self.obj.unconsumed_tail)
-
-    def truncated(self) -> bool:
-        return self.obj is not None and not self.obj.eof
-
-
-class _Brotli:
-    """brotli with a bounded output per step: at most `max_length` bytes come out of one call."""
-
-    def __init__(self) -> None:
-        self.obj: Any = brotli.Decompressor()
-        self.pending = False
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        out = bytes(self.obj.process(data, output_buffer_limit=max_length))
-        # Output left inside the decoder (it cannot take more input yet): the cap is already exceeded. The
-        # limit stops the buffer growing, so one step may overshoot by a block; cut it, the cap is passed.
-        self.pending = len(out) >= max_length and not self.obj.can_accept_more_data()
-        return out[:max_length]
-
-    def over(self) -> bool:
-        return self.pending
-
-    def truncated(self) -> bool:
-        return not self.obj.is_finished()
-
-
-class _Decoder:
-    """Undo Content-Encoding layers with a bounded output per step (a gzip bomb stops at the cap)."""
-
-    def __init__(self, encoding: str) -> None:
-        names = [e.strip().lower() for e in encoding.split(",") if e.strip().lower() not in ("", "identity")]
-        self.layers: list[Any] = []
-        for name in reversed(names):
-            if name in ("gzip", "x-gzip", "deflate"):
-                self.layers.append(_Zlib(gzip=name != "deflate"))
-            elif name == "br" and BROTLI:
-                self.layers.append(_Brotli())
-            else:
-                raise Permanent(f"unsupported content encoding: {name[:20]}")
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        """Decoded bytes; returns more than `limit` bytes exactly when the output would exceed it."""
-        for layer in self.layers:
-            data = layer.decompress(data, limit + 1)
-            if layer.over():  # more output pending than the cap allows
-                return data + b"\0" * (limit + 1 - len(data) if len(data) <= limit else 0)
-        return data
-
-    def truncated(self) -> bool:
-        return any(layer.truncated() for layer in self.layers)
 
 
 def fetch(url: str, policy: FetchPolicy, *, etag: str | None = None, last_modified: str | None = None,
@@ -294,7 +193,7 @@ def _finish(resp: requests.Response, url: str, policy: FetchPolicy, deadline: fl
 
 def _read_body(resp: requests.Response, encoding: str, policy: FetchPolicy, deadline: float,
                fired: threading.Event) -> bytes:
-    decoder = _Decoder(encoding)
+    decoder = ContentDecoder(encoding)
     parts: list[bytes] = []
     size = 0
     raw = resp.raw
@@ -313,11 +212,9 @@ def _read_body(resp: requests.Response, encoding: str, policy: FetchPolicy, dead
             parts.append(out)
     except (Transient, Permanent):
         raise
-    except zlib.error as e:
+    except DECODE_ERRORS as e:
         raise Permanent(f"bad {encoding} data: {e}") from e
     except Exception as e:  # urllib3/http.client errors while streaming: cut off, reset, or our deadline
-        if brotli is not None and isinstance(e, brotli.error):
-            raise Permanent(f"bad {encoding} data: {e}") from e
         if fired.is_set() or time.monotonic() >= deadline:
             raise Transient(timeout) from e
         raise Transient(f"connection broken: {_short(e)}") from e
@@ -326,56 +223,3 @@ def _read_body(resp: requests.Response, encoding: str, policy: FetchPolicy, dead
     if decoder.truncated():
         raise Transient(f"truncated {encoding} body")
     return b"".join(parts)
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{2,40})""", re.I)
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-_LATIN = {"latin_1", "iso8859_1", "cp1252", "ascii"}  # often declared by Arabic sites that really send cp1256
-_ARABIC_LETTER = re.compile("[\u0621-\u064A]")
-_LATIN_ACCENT = re.compile("[\u00C0-\u00FF]")
-
-
-def _codec(label: str | None) -> str | None:
-    import codecs
-
-    if not label:
-        return None
-    try:
-        return codecs.lookup(label.strip().lower()).name.replace("-", "_")
-    except LookupError:
-        return None
-
-
-def _arabic_score(text: str) -> int:
-    # Arabic letters count for; U+FFFD (undefined byte) and accented Latin letters (cp1256 maps a few
-    # there) count against, so the legacy Arabic code page that reads as words wins.
-    return len(_ARABIC_LETTER.findall(text)) - 5 * text.count("\ufffd") - 2 * len(_LATIN_ACCENT.findall(text))
-
-
-def decode_html(body: bytes, headers: Mapping[str, str]) -> str:
-    """Text of an HTML page: BOM, then <meta>/header charset when it fits the bytes, then sniffing."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return body.decode(name, errors="replace")
-    try:
-        return body.decode("utf-8")  # valid UTF-8 with non-ASCII bytes is practically never an accident
-    except UnicodeDecodeError:
-        pass
-    meta = _META_CHARSET.search(body[:8192])
-    header = _HEADER_CHARSET.search(str(CaseInsensitiveDict(headers).get("Content-Type") or ""))
-    declared = [c for c in (_codec(meta.group(1).decode("ascii") if meta else None),
-                            _codec(header.group(1) if header else None)) if c and c not in ("utf_8", "utf_8_sig")]
-    sniff = {name: body.decode(name, errors="replace") for name in ("cp1256", "iso8859_6")}
-    best = max(sniff, key=lambda n: _arabic_score(sniff[n]))
-    for name in declared:
-        try:
-            text = body.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if name in _LATIN and _arabic_score(sniff[best]) > _arabic_score(text) + 20:
-            return sniff[best]  # a Latin label on bytes that read as Arabic in an Arabic code page
-        return text
-    if _arabic_score(sniff[best]) > 0:
-        return sniff[best]
-    return body.decode("cp1252", errors="replace")

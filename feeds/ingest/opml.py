@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from feeds.errors import InvalidInput, MarsadError, Permanent
-from feeds.ingest.http import FetchResult, decode_html
+from feeds.ingest.charset import decode_html
+from feeds.ingest.http import FetchResult
 from feeds.ingest.links import link_tags
 from feeds.ingest.sources.rss import parse_feed, strip_entity_declarations
 from feeds.models import FeedSource

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from feeds.errors import Permanent, Transient
-from feeds.ingest.http import FetchPolicy, address_block_reason, decode_html, fetch
+from feeds.ingest.charset import decode_html
+from feeds.ingest.http import FetchPolicy, address_block_reason, fetch
 from feeds.ingest.sources.rss import MAX_ENTRIES, parse_feed
 from feeds.models import Entry, FeedSource
 
@@ -253,12 +254,12 @@ def _brotli_bomb_route(h: Any) -> None:
 def test_brotli_decoder_never_returns_more_than_the_cap() -> None:
     """The decoder layer itself: one step on a 256 MB bomb yields at most cap + 1 bytes, never the whole."""
     pytest.importorskip("brotli")
-    from feeds.ingest.http import BROTLI, _Decoder
+    from feeds.ingest.decompress import BROTLI, ContentDecoder
 
     assert BROTLI, "the brotli installed lacks the bounded output (brotli >= 1.2): br must not be advertised"
     BROTLI_BOMB.append(BROTLI_BOMB[0] if BROTLI_BOMB else _brotli_bomb())
     assert len(BROTLI_BOMB[0]) < 20_000
-    out = _Decoder("br").feed(BROTLI_BOMB[0], 1_000_000)
+    out = ContentDecoder("br").feed(BROTLI_BOMB[0], 1_000_000)
     assert 1_000_000 < len(out) <= 1_000_001
 
 

@@ -18,7 +18,7 @@ from feedparser.datetimes import _parse_date as feedparser_date
 from lxml import etree
 
 from feeds.errors import Permanent
-from feeds.ingest.http import decode_html
+from feeds.ingest.charset import decode_html
 from feeds.ingest.sources.base import SourceKind, register
 from feeds.models import Entry, FeedSource
 

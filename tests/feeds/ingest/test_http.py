@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from feeds.errors import Permanent, Transient
-from feeds.ingest.http import FetchPolicy, address_block_reason, decode_html, fetch
+from feeds.ingest.charset import decode_html
+from feeds.ingest.http import FetchPolicy, address_block_reason, fetch
 
 LOCAL = FetchPolicy(timeout_s=2, allow_private_addresses=True)
 BODY = "<rss><channel><title>نشرة الأخبار</title></channel></rss>".encode()
