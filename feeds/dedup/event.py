@@ -1,5 +1,5 @@
 """Events: what an article reports, as compact weighted vectors (content words, title words, entities), how
-it scores against an open story, and the online clustering rule (its Redis twin: workers/stores/events.py)."""
+it scores against an open story, and the online clustering rule (its Redis twin: workers/stores/events_lua.py)."""
 
 from __future__ import annotations
 

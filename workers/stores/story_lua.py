@@ -1,9 +1,9 @@
 """The story store's Lua: the key layout in Redis and the one atomic script that files an article (its
-event stage is workers/stores/events.py's LUA), beside the script that reads a story back."""
+event stage is workers/stores/events_lua.py), beside the script that reads a story back."""
 
 from __future__ import annotations
 
-from workers.stores import events
+from workers.stores import events_lua
 
 # Layout (all under `prefix`, all binary-safe):
 #   a:<bucket>:<shard>  hash  aid(6) → outcome(1) story(6) dup(6) outlet
@@ -72,7 +72,7 @@ local function story_info(story)
 end
 """
 
-ASSIGN = PRELUDE + events.LUA + r"""
+ASSIGN = PRELUDE + events_lua.LUA + r"""
 local aid, id, outlet = ARGV[6], ARGV[7], ARGV[8]
 local fp, sig, bands = ARGV[9], ARGV[10], ARGV[11]
 local ttl, bands_n = tonumber(ARGV[12]), tonumber(ARGV[13])
@@ -176,7 +176,7 @@ if outcome == 'n' and #sig > 0 then
   end
 end
 
--- 3b. not a copy: maybe another report of an event already open (workers/stores/events.py)
+-- 3b. not a copy: maybe another report of an event already open (workers/stores/events_lua.py)
 if outcome == 'n' then
   local joined = event_join()
   if joined then outcome, story = 'e', joined end
