@@ -79,8 +79,9 @@ class EventIndex:
         keys = ev.POST_TERMS + ev.POST_ENTITIES
         self.shards = max(1, math.ceil(per_bucket * keys / 80))  # ~80 fields per hash (compact encoding)
         self.nbuckets = math.ceil(ev.MAX_HOURS * 3600 / BUCKET_S)
-        # Stores written before the epochs (2026-12-04) kept one all-time count under these names, no longer
-        # read; each process frees them with its first read of the counts (UNLINK of a missing key is a no-op).
+        # Stores written before the epoch counts (CHANGELOG, 2026-12-03) kept one all-time count under these names,
+        # no longer read: each process frees them with its first read of the counts (UNLINK of a missing key is a
+        # no-op).
         self.legacy: list[str] = [f"{prefix}{LEGACY_DF}", f"{prefix}{LEGACY_N}"]
 
     def vector(self, terms: ev.EventTerms, t: float) -> tuple[ev.EventVector, set[int]]:
