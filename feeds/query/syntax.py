@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -79,6 +80,10 @@ _TOKEN_RE = re.compile(
 ENTITY_FIELDS = ("region", "place", "actor")
 FILTER_FIELDS = ("feed", "lang")
 SCOPE_FIELDS = ("title", "lead")
+_FIELDS = ENTITY_FIELDS + FILTER_FIELDS + SCOPE_FIELDS
+# A word that starts like a field (Latin letters, then a colon) but is none: Arabic text never looks like that,
+# and a Latin word before a colon inside a query is far more often a misspelt field than text to find.
+_FIELD_LIKE = re.compile(r"([A-Za-z_]{2,20}):")
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,14 @@ class _Parser:
 
     def word(self, tok: _Tok) -> Node:
         raw = tok.text
+        field = _FIELD_LIKE.match(raw)
+        if field:  # "regoin:SY", "Region:SY", "titel:(": a field misspelt would silently search for a word
+            name = field.group(1)
+            near = difflib.get_close_matches(name.lower(), _FIELDS, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]}:?" if near else ""
+            want = f"a known field ({', '.join(f + ':' for f in _FIELDS)})"
+            raise QueryError(f"column {tok.pos + 1}: expected {want}, got {name + ':'!r}{hint} (to search for the "
+                             "text itself, quote it)", tok.pos + 1, want)
         prefix = raw.endswith("*")
         body = raw[:-1] if prefix else raw
         words = [t.norm for t in tokenize(body)]

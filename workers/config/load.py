@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from feeds.ingest import sources
 from feeds.models import FeedSource, Watch
 from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
 from feeds.query.load import load_watch_examples, load_watches
+from feeds.query.syntax import QueryError, parse_query, walk
 from feeds.query.watchset import WatchSet
 from feeds.relevance.examples import Example
 from workers.alerts import sinks
 from workers.archive.engine import check_url, default_url
 from workers.config.env import DEFAULT_CONFIG, configured_redis_url, embedded_url, expand_env, parse_duration
+from workers.config.messages import fmt, pydantic_lines
 from workers.config.models import (
     FeedsFile,
     FetchConfig,
@@ -62,15 +65,6 @@ class Settings:
     examples: dict[str, list[Example]] = field(default_factory=dict)  # watch id → its labelled examples
 
 
-def _fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    return f"{file}: {where or '(top)'}: {msg}"
-
-
-def _pyd_errors(file: Path, err: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[str]:
-    return [_fmt(file, prefix + tuple(e["loc"]), e["msg"]) for e in err.errors()]
-
-
 def _read_yaml(path: Path, env: Mapping[str, str], problems: list[str]) -> Any:
     try:
         return expand_env(yamlfile.loads(path.read_text(encoding="utf-8")), env)
@@ -99,12 +93,12 @@ def _yaml_files(paths: list[Path]) -> list[Path]:
 def _sink(path: Path, sid: str, raw: Any, unconfigured: dict[str, str], problems: list[str]) -> Any:
     """The validated config of one sink, None when it is not configured here (a required field left empty)."""
     if not isinstance(raw, dict):
-        problems.append(_fmt(path, ("sinks", sid), f"expected a mapping with a type, got {type(raw).__name__}"))
+        problems.append(fmt(path, ("sinks", sid), f"expected a mapping with a type, got {type(raw).__name__}"))
         return None
     try:
         kind = sinks.get(str(raw.get("type", "")))
     except InvalidInput as exc:
-        problems.append(_fmt(path, ("sinks", sid, "type"), exc.reason))
+        problems.append(fmt(path, ("sinks", sid, "type"), exc.reason))
         return None
     empty = [k for k in kind.required if k in raw and not raw[k]]
     if empty:
@@ -113,7 +107,7 @@ def _sink(path: Path, sid: str, raw: Any, unconfigured: dict[str, str], problems
     try:
         return kind.config.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pyd_errors(path, exc, ("sinks", sid)))
+        problems.extend(pydantic_lines(path, exc, kind.config, ("sinks", sid)))
         return None
 
 
@@ -128,7 +122,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     try:
         main = MainConfig.model_validate(raw or {})
     except ValidationError as exc:
-        raise InvalidInput("\n".join(_pyd_errors(path, exc))) from None
+        raise InvalidInput("\n".join(pydantic_lines(path, exc, MainConfig))) from None
     base = path.parent
     files = [path]
 
@@ -141,19 +135,19 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         try:
             parsed = FeedsFile.model_validate(data)
         except ValidationError as exc:
-            problems.extend(_pyd_errors(fpath, exc))
+            problems.extend(pydantic_lines(fpath, exc, FeedsFile))
             continue
         for i, fc in enumerate(parsed.feeds):
             try:
                 src = fc.source()
             except ValueError as exc:
-                problems.append(_fmt(fpath, ("feeds", i, "interval"), str(exc)))
+                problems.append(fmt(fpath, ("feeds", i, "interval"), str(exc)))
                 continue
             if src.kind not in sources.names():
-                problems.append(_fmt(fpath, ("feeds", i, "kind"),
+                problems.append(fmt(fpath, ("feeds", i, "kind"),
                                      f"unknown source kind {src.kind!r} (known: {', '.join(sources.names())})"))
             if src.id in feeds:
-                problems.append(_fmt(fpath, ("feeds", i, "id"), f"duplicate feed id {src.id!r}"))
+                problems.append(fmt(fpath, ("feeds", i, "id"), f"duplicate feed id {src.id!r}"))
             feeds[src.id] = src
 
     configured: dict[str, Any] = {}
@@ -179,11 +173,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         watches = load_watches(watch_paths)
     except InvalidInput as exc:
         problems.append(exc.reason)
-    for w in watches:
-        for i, sid in enumerate(w.notify):
-            if sid not in main.sinks:
-                known = ", ".join(sorted(main.sinks)) or "none"
-                problems.append(f"{w.source}: watch {w.id}: notify[{i}]: unknown sink {sid!r} (known: {known})")
+    problems.extend(_watch_references(watches, set(main.sinks), set(feeds)))
     examples: dict[str, list[Example]] = {}
     files.extend(Path(w.examples) for w in watches if w.examples)  # a changed examples file reloads (retrains)
     try:
@@ -197,24 +187,24 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             problems.append(exc.reason)
     for name, block in (("spikes", main.spikes), ("ops", main.ops)):
         if block is not None and block.sink not in main.sinks:
-            problems.append(_fmt(path, (name, "sink"), f"unknown sink {block.sink!r}"))
+            problems.append(fmt(path, (name, "sink"), f"unknown sink {block.sink!r}"))
     known_watches = {w.id for w in watches}
     for i, wid in enumerate(main.spikes.watches if main.spikes else ()):
         if wid not in known_watches:
-            problems.append(_fmt(path, ("spikes", "watches", i), f"unknown watch {wid!r}"))
+            problems.append(fmt(path, ("spikes", "watches", i), f"unknown watch {wid!r}"))
     try:
         window = int(parse_duration(main.dedup_window))
     except ValueError as exc:
-        problems.append(_fmt(path, ("dedup_window",), str(exc)))
+        problems.append(fmt(path, ("dedup_window",), str(exc)))
         window = 7 * 86400
     data_dir = (base / main.data_dir).resolve()
     archive_url = _archive_url(main.archive_url, data_dir, path, problems)
     if not main.web.loopback and not main.web.authenticated:
-        problems.append(_fmt(path, ("web", "host"), f"the console on {main.web.host} would be open to anyone who "
+        problems.append(fmt(path, ("web", "host"), f"the console on {main.web.host} would be open to anyone who "
                              "reaches it: set web.user and web.password, or web.proxy_user_header behind an "
                              "authenticating reverse proxy (or listen on 127.0.0.1)"))
     if bool(main.web.user) != bool(main.web.password):
-        problems.append(_fmt(path, ("web", "password" if main.web.user else "user"), "user and password go together"))
+        problems.append(fmt(path, ("web", "password" if main.web.user else "user"), "user and password go together"))
     if problems or gazetteer is None or watchset is None:
         raise InvalidInput("\n".join(problems))
     given_url = configured_redis_url({"redis_url": main.redis_url}, env)
@@ -231,6 +221,30 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         archive_keep_s=main.archive_keep, web=main.web, examples=examples,
         wait_replicas=connect.replicas_to_wait_for(redis_url, main.redis_wait_replicas),
     )
+
+
+def _watch_references(watches: list[Watch], sink_ids: set[str], feed_ids: set[str]) -> list[str]:
+    """The sinks a watch notifies and the feeds its query names (feed:ID) that the config does not have."""
+    out: list[str] = []
+    per_file: dict[str, int] = {}
+    for w in watches:
+        n = per_file.get(w.source, 0)
+        per_file[w.source] = n + 1
+        where = f"{w.source}: watches[{n}] {w.id}"
+        for i, sid in enumerate(w.notify):
+            if sid not in sink_ids:
+                known = ", ".join(sorted(sink_ids)) or "none"
+                out.append(f"{where}: notify[{i}]: unknown sink {sid!r} (known: {known})")
+        try:
+            nodes = walk(parse_query(w.query))
+        except QueryError:
+            continue  # reported by the watch set's compile, with its column
+        for node in nodes:
+            if node.kind == "filter" and node.field == "feed" and node.value not in feed_ids:
+                near = difflib.get_close_matches(node.value, sorted(feed_ids), n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(near)}?" if near else f" ({len(feed_ids)} feeds configured)"
+                out.append(f"{where}: query: column {node.column}: unknown feed id {node.value!r}{hint}")
+    return out
 
 
 def _archive_url(given: str | None, data_dir: Path, path: Path, problems: list[str]) -> str | None:

@@ -16,6 +16,7 @@ from feeds.query.watchset import WatchSet
 from tests.conftest import REPO
 from tests.feeds.query.test_query import S, classification
 
+FIELD = "a known field (region:, place:, actor:, feed:, lang:, title:, lead:)"
 KNOWN: dict[str, set[str]] = {"region": {"LY", "SY", "TR", "RU"}, "place": {"idlib", "aleppo", "tripoli_lb"},
                               "actor": {"haftar", "sarraj", "guterres", "erdogan"}}
 
@@ -43,12 +44,21 @@ def article(key: str, title: str = "") -> Article:
     ("ه* OR هدنة", 1, "at least 2 letters before *"),
     ("(NOT هدنة) NEAR/5 NOT غزة", 12, "a positive side for NEAR (both sides are NOT)"),
     ("هدنة NEAR/5 feed:bbc", 13, "a word, phrase or entity inside NEAR"),
+    ("هدنة AND regoin:SY", 10, FIELD),
+    ("titel:(هدنة OR إدلب)", 1, FIELD),
+    ("Region:SY", 1, FIELD),
 ])
 def test_parse_error_gives_column_and_what_was_expected(query: str, column: int, expected: str) -> None:
     with pytest.raises(QueryError) as info:
         parse_query(query)
     assert (info.value.column, info.value.expected) == (column, expected)
     assert info.value.reason.startswith(f"column {column}: expected {expected}, got ")
+
+
+def test_a_misspelt_field_names_the_field_it_resembles() -> None:
+    with pytest.raises(QueryError, match=r"got 'regoin:'; did you mean region:\?"):
+        parse_query("regoin:SY")
+    assert parse_query('"CNN:" هدنة').kind == "and"  # quoted, the text itself is searched
 
 
 def test_compile_reports_every_bad_watch_with_file_index_and_id() -> None:

@@ -83,3 +83,25 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_settings(cfg, env={})
     assert str(tmp_path / "feeds.yaml") in err.value.reason and "not valid YAML" in err.value.reason
+
+
+def test_a_query_naming_a_feed_the_config_lacks_is_an_error(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, BASE, feeds="feeds:\n  - {id: bbc-arabic, url: 'https://example.org/rss'}\n",
+                       watches="watches:\n  - {id: w1, name: W, query: 'إدلب AND feed:bbc-arabc'}\n"
+                               "  - {id: w2, name: W, query: 'إدلب AND feed:bbc-arabic'}\n")
+    with pytest.raises(InvalidInput) as err:
+        load_settings(cfg, env={})
+    assert err.value.reason.splitlines() == [
+        f"{tmp_path / 'watchlists' / 'w.yaml'}: watches[0] w1: query: column 10: unknown feed id 'bbc-arabc'; "
+        "did you mean bbc-arabic?"]
+
+
+def test_an_unknown_key_names_the_keys_known_there(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, BASE + "dedup_windw: 7d\nweb: {hots: 127.0.0.1}\narchive_keep: 180 days\n")
+    with pytest.raises(InvalidInput) as err:
+        load_settings(cfg, env={})
+    lines = err.value.reason.splitlines()
+    assert any(line.startswith(f"{cfg}: dedup_windw: unknown field; did you mean dedup_window? (known: ")
+               for line in lines), lines
+    assert any(line.startswith(f"{cfg}: web.hots: unknown field; did you mean host? (known: ") for line in lines)
+    assert f"{cfg}: archive_keep: not a duration: '180 days' (use e.g. 90s, 5m, 2h, 1d)" in lines
