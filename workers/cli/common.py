@@ -1,10 +1,11 @@
-"""What every `marsad` command shares: the --config option, loading the settings or exiting with the problems,
-logging set up once, and Redis required or a clear "not running" message."""
+"""What every `marsad` command shares: the --config option, a date option type, loading the settings or exiting
+with the problems, logging set up once, and Redis required or a clear "not running" message."""
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,24 @@ from feeds.errors import InvalidInput
 CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
 config_option = click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 _chosen: dict[str, bool] = {"format": False}
+
+
+class IsoDate(click.ParamType[datetime]):
+    """A date or time in ISO form (2018-05-06, 2018-05-06T10:30, with or without offset): a bad one is a usage
+    error naming the option, not a traceback."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", param, ctx)
+
+
+ISO_DATE = IsoDate()
 
 
 def start_logging(log_format: str | None) -> None:

@@ -20,16 +20,37 @@ if TYPE_CHECKING:  # the command imports its evaluation code when it runs, so `m
     from feeds.evaluation.gold import Classified
 
 
+# What SOURCE may be besides a URL or '-': a page, or text with the title on line 1 (a file without suffix too).
+PAGE_SUFFIXES, TEXT_SUFFIXES = (".html", ".htm"), (".txt", "")
+
+
 def load_source(source: str, settings: Any, published: datetime | None = None) -> Article:
-    """SOURCE: a URL, an .html file, a .txt file (first line = title), or '-' (stdin, same as .txt)."""
+    """SOURCE: a URL, an .html file, a .txt file (first line = title), or '-' (stdin, same as .txt). Any
+    problem reading it is a click error naming SOURCE (exit status 1), never a traceback."""
+    try:
+        return _load_source(source, settings, published)
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8, or give "
+                                   "the page as .html (its charset is read)") from None
+    except OSError as exc:
+        raise click.ClickException(f"{source}: {exc.strerror or exc}") from None
+    except MarsadError as exc:
+        raise click.ClickException(f"{source}: {exc.reason}") from None
+
+
+def _load_source(source: str, settings: Any, published: datetime | None) -> Article:
     from feeds.ingest.extract import extract_article
     from feeds.ingest.http import fetch
 
     if source.startswith(("http://", "https://")):
         res = fetch(source, settings.fetch.policy())
         return extract_article(res.body, res.headers, res.url)
-    if source.endswith((".html", ".htm")):
+    suffix = Path(source).suffix.lower()
+    if suffix in PAGE_SUFFIXES:
         return extract_article(Path(source).read_bytes(), {}, Path(source).resolve().as_uri())
+    if source != "-" and suffix not in TEXT_SUFFIXES:
+        raise click.ClickException(f"{source}: give a URL, an .html or .txt file, or - (a {suffix} file is neither;"
+                                   " JSON lines go to `marsad classify --jsonl` on stdin)")
     raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     title, _, text = raw.strip("\ufeff").partition("\n")
     return Article(url="" if source == "-" else Path(source).resolve().as_uri(), title=title.strip(),
@@ -79,33 +100,40 @@ def _print_human(res: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--jsonl", is_flag=True,
               help='Read {"id","title","text","url"?} lines on stdin, write one result a line.')
-@click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
+@click.option("--date", "published", type=common.ISO_DATE, default=None,
+              help="Publication date (YYYY-MM-DD) for role titles.")
 @click.option("--redis", "redis_url", default=None,
               help="Also assign the article to a story in this live Redis (records it) and report story_id.")
-def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool, date: str | None,
+def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool, published: datetime | None,
              redis_url: str | None) -> None:
-    """Classify SOURCE (URL, .html, .txt with the title on line 1, or -) by region, place, actor and watch."""
+    """Classify SOURCE (URL, .html, .txt with the title on line 1, or -) by region, place, actor and watch.
+    With --jsonl, a line that cannot be read is skipped with its number on stderr (exit status 1 at the end)."""
     from feeds.nlp.classify import Classifier
 
+    if jsonl and source:
+        raise click.UsageError("give a SOURCE or --jsonl (which reads stdin), not both")
+    if not jsonl and not source:
+        raise click.UsageError("give a SOURCE, or --jsonl")
     s = common.load(config)
     clf = Classifier(s.gazetteer)
-    published = datetime.fromisoformat(date) if date else None
     if jsonl:
-        for line in sys.stdin:
+        skipped = 0
+        for n, line in enumerate(sys.stdin, 1):
             if not line.strip():
                 continue
-            d = json.loads(line)
-            art = Article(url=d.get("url", ""), title=d.get("title", ""), text=d.get("text", ""),
-                          published=datetime.fromisoformat(d["date"]) if d.get("date") else published)
+            try:
+                art, doc_id = _jsonl_article(line, published)
+            except ValueError as exc:
+                skipped += 1
+                click.echo(f"stdin line {n}: skipped: {exc}", err=True)
+                continue
             c = clf.classify(art)
-            click.echo(json.dumps(result_dict(art, c, s.watchset.match(art, c), d.get("id")), ensure_ascii=False))
+            click.echo(json.dumps(result_dict(art, c, s.watchset.match(art, c), doc_id), ensure_ascii=False))
+        if skipped:
+            raise click.ClickException(f"{skipped} line(s) skipped")
         return
-    if not source:
-        raise click.UsageError("give a SOURCE, or --jsonl")
-    try:
-        art = load_source(source, s, published)
-    except (OSError, MarsadError) as exc:
-        raise click.ClickException(f"{source}: {getattr(exc, 'reason', exc)}") from exc
+    assert source is not None
+    art = load_source(source, s, published)
     c = clf.classify(art)
     res = result_dict(art, c, s.watchset.match(art, c))
     if redis_url:
@@ -128,14 +156,35 @@ def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool,
         _print_human(res)
 
 
+def _jsonl_article(line: str, published: datetime | None) -> tuple[Article, Any]:
+    """One stdin line of `classify --jsonl` as an Article and its id; ValueError saying what is wrong."""
+    try:
+        d = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg}, column {exc.colno})") from None
+    if not isinstance(d, dict):
+        raise ValueError("not a JSON object")
+    for key in ("title", "text", "url", "date"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ValueError(f"{key}: expected a string, got {type(d[key]).__name__}")
+    try:
+        when = datetime.fromisoformat(d["date"]) if d.get("date") else published
+    except ValueError:
+        raise ValueError(f"date: {d['date'][:40]!r} is not an ISO date") from None
+    return Article(url=d.get("url") or "", title=d.get("title") or "", text=d.get("text") or "",
+                   published=when), d.get("id")
+
+
 @click.command()
 @click.argument("source")
 @click.option("--watch", "watch_id", required=True, help="The watch to explain.")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="The explanation as data.")
 @click.option("--no-color", is_flag=True, help="Mark matches with [[ ]] instead of colours.")
-@click.option("--date", "date", default=None, help="Publication date (YYYY-MM-DD) for role titles.")
-def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color: bool, date: str | None) -> None:
+@click.option("--date", "published", type=common.ISO_DATE, default=None,
+              help="Publication date (YYYY-MM-DD) for role titles.")
+def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color: bool,
+        published: datetime | None) -> None:
     """Show why a watch matches SOURCE or not: the query tree with each node true/false, matches highlighted."""
     from feeds.nlp.classify import Classifier
 
@@ -143,7 +192,7 @@ def why(source: str, watch_id: str, config: str | None, as_json: bool, no_color:
     if watch_id not in {w.id for w in s.watches}:
         known = ", ".join(sorted(w.id for w in s.watches))
         raise click.ClickException(f"unknown watch {watch_id!r}; known: {known}")
-    art = load_source(source, s, datetime.fromisoformat(date) if date else None)
+    art = load_source(source, s, published)
     clf = Classifier(s.gazetteer)
     c = clf.classify(art)
     exp = s.watchset.explain(watch_id, art, c)

@@ -56,19 +56,26 @@ def explain_pair(a: Any, b: Any, classifier: Any, same_outlet: bool) -> dict[str
 @click.argument("second")
 @config_option
 @click.option("--same-outlet", is_flag=True, help="The two come from one outlet (its own, stricter text rule).")
-@click.option("--date", "dates", multiple=True, metavar="YYYY-MM-DD[THH:MM]",
-              help="Publication time of FIRST then SECOND when the source has none (repeat: --date A --date B).")
+@click.option("--date", "dates", multiple=True, type=common.ISO_DATE, metavar="YYYY-MM-DD[THH:MM]",
+              help="Publication time of FIRST then SECOND when the source has none (repeat: --date A --date B). "
+                   "Both have a time or neither (then they are compared as published together).")
 @click.option("--json", "as_json", is_flag=True, help="The signals as data.")
-def why_same(first: str, second: str, config: str | None, same_outlet: bool, dates: tuple[str, ...],
+def why_same(first: str, second: str, config: str | None, same_outlet: bool, dates: tuple[datetime, ...],
              as_json: bool) -> None:
     """Are FIRST and SECOND (URLs, .html, or .txt with the title on line 1) one story, and why: each signal of
     the near-duplicate stage and of the event score, against its threshold (IDF: the shipped table)."""
     from feeds.nlp.classify import Classifier
     from workers.cli.inspect import load_source
 
+    if len(dates) > 2:
+        raise click.UsageError("--date at most twice: FIRST's time, then SECOND's")
     s = common.load(config)
-    when = [datetime.fromisoformat(d) for d in dates] + [None, None]
+    when: list[datetime | None] = [*dates, None, None]
     a, b = (load_source(src, s, when[i]) for i, src in enumerate((first, second)))
+    if (a.published is None) != (b.published is None):
+        # one dated and one not would be compared across decades (an undated article counts as time 0)
+        raise click.UsageError(f"{'SECOND' if a.published else 'FIRST'} has no publication time and the other "
+                               "has: give both with --date (FIRST's, then SECOND's)")
     res = explain_pair(a, b, Classifier(s.gazetteer), same_outlet)
     if as_json:
         click.echo(json.dumps(res, ensure_ascii=False, indent=2))
@@ -78,7 +85,8 @@ def why_same(first: str, second: str, config: str | None, same_outlet: bool, dat
     click.echo(f"{verdict}")
     click.echo(f"near-duplicate stage: text {nd['text_similarity']}, lead {nd['lead_similarity']} → "
                f"{'same' if nd['same'] else 'not the same'}  [{nd['rule']}]")
-    click.echo(f"event stage: score {e['score']:+.3f} (same when >= 0; {e['hours_apart']} h apart, window "
+    apart = f"{e['hours_apart']} h apart" if a.published else "no publication times: compared as published together"
+    click.echo(f"event stage: score {e['score']:+.3f} (same when >= 0; {apart}, window "
                f"{e['window_hours']:g} h{'' if e['within_window'] else ': outside'})")
     for row in e["signals"]:
         click.echo(f"  {row['signal']:9} {row['value']:6.3f} × {row['weight']:+.2f} = {row['contributes']:+.3f}")

@@ -44,3 +44,15 @@ def test_a_look_alike_event_is_two_stories_and_says_why(tmp_path: Path) -> None:
     assert isinstance(near, dict) and near["same"] is False and near["same_outlet"] is False
     assert str(near["rule"]).startswith(f"text >= {st.NEAR_DUP_THRESHOLD}")  # the cross-outlet rule, and it fails:
     assert near["text_similarity"] < st.NEAR_DUP_THRESHOLD  # too little shared text for a copy
+
+
+def test_one_date_for_two_articles_is_a_usage_error_and_none_is_said(tmp_path: Path) -> None:
+    a, b = PAIRS["same_event"][3]
+    args = [txt(tmp_path, a), txt(tmp_path, b), "--config", str(REPO / "config" / "marsad.yaml")]
+    res = CliRunner().invoke(main, ["why-same", *args, "--date", "2018-05-18T20:00"])
+    assert res.exit_code == 2 and "SECOND has no publication time and the other has" in res.output
+    res = CliRunner().invoke(main, ["why-same", *args, "--date", "2018-05-18", "--date", "2018-05-18",
+                                    "--date", "2018-05-19"])
+    assert res.exit_code == 2 and "--date at most twice" in res.output
+    res = CliRunner().invoke(main, ["why-same", *args])
+    assert res.exit_code == 0 and "no publication times: compared as published together" in res.output
