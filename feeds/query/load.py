@@ -133,7 +133,7 @@ def load_watch_examples(watches: Sequence[Watch]) -> dict[str, list[Example]]:
         try:
             out[w.id] = load_examples(Path(w.examples))
         except InvalidInput as exc:
-            problems.append(f"{exc.reason} (examples of watch {w.id})")
+            problems.extend(f"{line} (examples of watch {w.id})" for line in exc.reason.splitlines())
     if problems:
         raise InvalidInput("\n".join(problems))
     return out

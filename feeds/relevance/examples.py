@@ -6,9 +6,10 @@ A watch's examples file holds one JSON object a line (blank lines allowed)::
      "url": "https://...", "published": "2018-08-14T10:00:00+00:00"}
 
 `title`, `text` (strings, not both empty) and `relevant` (true or false) are required; `id`, `url` and
-`published` (ISO 8601) are optional or null. Every problem raises `InvalidInput` with
-"<file>:<line>: <field>: <message>". When two lines carry the same `id`, the later one counts (so
-`marsad feedback` can append a corrected label instead of rewriting the file), at the earlier one's place.
+`published` (ISO 8601) are optional or null. Problems raise one `InvalidInput`, a line each, as
+"<file>:<line>: <field>: <message>" (a whole-file problem as "<file>: file: <message>"). When two lines carry
+the same `id`, the later one counts (so `marsad feedback` can append a corrected label instead of rewriting
+the file), at the earlier one's place.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from feeds.nlp.arabic import normalize_words
 # A line longer than this is no news article (the longest ANT text is ~100 KB): a file pasted into the wrong
 # place, or an attempt to make the parser hold a huge string.
 MAX_LINE_BYTES = 2_000_000
+# Bad lines reported one by one, at most (a wrong file given as examples would otherwise print thousands).
+MAX_PROBLEMS = 20
 # Training is linear in the examples but runs at watch load; past this many an analyst has pasted an archive.
 MAX_EXAMPLES = 20_000
 # A whole file past this is refused before it is read (MAX_EXAMPLES lines of a typical 10 KB article).
@@ -87,33 +90,50 @@ def _parse_line(obj: Any, where: str) -> Example:
 
 
 def parse_examples(text: str, source: str) -> list[Example]:
-    """Examples from the text of a JSON-lines file; `source` names the file in error messages."""
+    """Examples from the text of a JSON-lines file; `source` names the file in error messages. Every bad line is
+    reported (its first problem), up to MAX_PROBLEMS lines, in one InvalidInput."""
     out: list[Example] = []
     by_id: dict[str, int] = {}
+    problems: list[str] = []
+    bad = 0
     # Split on "\n" only: json.dumps(ensure_ascii=False) leaves U+2028 and U+0085 raw inside strings, and
     # str.splitlines() would cut a line there.
     for n, line in enumerate(text.split("\n"), 1):
-        where = f"{source}:{n}"
         if not line.strip():
             continue
-        if len(line) > MAX_LINE_BYTES or len(line.encode("utf-8")) > MAX_LINE_BYTES:
-            raise InvalidInput(f"{where}: line: longer than {MAX_LINE_BYTES // 1_000_000} MB")
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise InvalidInput(f"{where}: json: not valid JSON: {msg}{col}") from None
-        ex = _parse_line(obj, where)
+            ex = _parse_text_line(line, f"{source}:{n}")
+        except InvalidInput as exc:
+            bad += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(exc.reason)
+            continue
         if ex.id is not None and ex.id in by_id:
             out[by_id[ex.id]] = ex  # a later label for the same article replaces the earlier one
             continue
         if len(out) >= MAX_EXAMPLES:
-            raise InvalidInput(f"{where}: line: more than {MAX_EXAMPLES:,} examples")
+            problems.append(f"{source}:{n}: line: more than {MAX_EXAMPLES:,} examples")
+            break
         if ex.id is not None:
             by_id[ex.id] = len(out)
         out.append(ex)
+    if bad > MAX_PROBLEMS:
+        problems.append(f"{source}: … and {bad - MAX_PROBLEMS} more bad lines")
+    if problems:
+        raise InvalidInput("\n".join(problems))
     return out
+
+
+def _parse_text_line(line: str, where: str) -> Example:
+    if len(line) > MAX_LINE_BYTES or len(line.encode("utf-8")) > MAX_LINE_BYTES:
+        raise InvalidInput(f"{where}: line: longer than {MAX_LINE_BYTES // 1_000_000} MB")
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InvalidInput(f"{where}: json: not valid JSON: {msg}{col}") from None
+    return _parse_line(obj, where)
 
 
 def load_examples(path: Path) -> list[Example]:
@@ -121,10 +141,10 @@ def load_examples(path: Path) -> list[Example]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InvalidInput(f"{path}:0: file: larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            raise InvalidInput(f"{path}: file: larger than {MAX_FILE_BYTES // 1_000_000} MB")
         raw = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"{path}:0: file: cannot read: {exc.strerror or exc}") from None
+        raise InvalidInput(f"{path}: file: cannot read: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -88,7 +88,7 @@ def test_a_later_label_for_the_same_id_replaces_the_earlier_one_in_place() -> No
 
 
 def test_load_examples_reports_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match=r"missing.jsonl:0: file: cannot read"):
+    with pytest.raises(InvalidInput, match=r"missing.jsonl: file: cannot read"):
         load_examples(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"title": "a", "text": "b", "relevant": true}\n{"title": "\xff"}\n')
@@ -130,3 +130,23 @@ def test_example_article_keeps_the_date_for_role_titles() -> None:
 def test_story_key_is_the_same_for_copies_of_one_headline() -> None:
     assert story_key("الهدنة في إدلب!", "x") == story_key("الهدنه في ادلب", "y")
     assert story_key("", "نص طويل") == "نص طويل"
+
+
+def test_every_bad_line_is_reported_not_only_the_first() -> None:
+    good = '{"title": "t", "text": "x", "relevant": true}'
+    text = "\n".join([good, '{"title": 5, "text": "x", "relevant": true}', good,
+                      '{"title": "t", "text": "x", "relevnt": true}', "{not json",
+                      '{"title": "t", "text": "x", "relevant": true, "published": "yesterday"}'])
+    with pytest.raises(InvalidInput) as err:
+        parse_examples(text, "ex.jsonl")
+    assert [line.split(": ")[0:2] for line in err.value.reason.splitlines()] == [
+        ["ex.jsonl:2", "title"], ["ex.jsonl:4", "relevnt"], ["ex.jsonl:5", "json"], ["ex.jsonl:6", "published"]]
+
+
+def test_a_file_of_bad_lines_reports_the_first_ones_and_counts_the_rest() -> None:
+    from feeds.relevance.examples import MAX_PROBLEMS
+
+    with pytest.raises(InvalidInput) as err:
+        parse_examples("\n".join(["nope"] * (MAX_PROBLEMS + 5)), "ex.jsonl")
+    lines = err.value.reason.splitlines()
+    assert len(lines) == MAX_PROBLEMS + 1 and lines[-1] == "ex.jsonl: … and 5 more bad lines"
