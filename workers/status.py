@@ -27,13 +27,21 @@ def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> d
     gap = schedule.rhythm(state.new_item_times)
     return {"id": fid, "name": feed.name, "url": feed.url,
             "state": schedule.health(feed, state, now) if st else "never polled",
-            "last_poll": st.get("last_poll"), "last_success": st.get("last_success"),
+            "last_poll": _time(st.get("last_poll")), "last_success": _time(st.get("last_success")),
             "last_error": st.get("last_error") or None, "failures": state.failures,
             "last_new": int(st.get("last_new") or 0), "items_total": int(st.get("items_total") or 0),
             "items_per_day": round(int(st.get("items_total") or 0) / days, 1),
             "avg_interval_s": round((now - first) / total) if total > 1 else None,
             "share_304": round(polls["not_modified"] / total, 2) if total else None,
-            "rhythm_s": round(gap) if gap else None, "next_poll": st.get("next_poll"), "polls": polls}
+            "rhythm_s": round(gap) if gap else None, "next_poll": _time(st.get("next_poll")), "polls": polls}
+
+
+def _time(value: str | None) -> float | None:
+    """A stored Unix time as a number (as the other times of the status are), or None when there is none."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def worker_row(name: str, info: dict[str, Any], now: float, stall_after: float) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def test_status_tells_live_idle_stale_and_dead_workers_apart_and_prints_errors_l
     worker("dead@h", ["poll"], now - 9999, [now - 9000], finished=None)
     FeedStateStore(redis_client).update("f0", last_poll=now, last_error="[bold red]pwned[/bold red]", failures=1)
     data = collect(settings, redis_client)
+    f0 = next(f for f in data["feeds"] if f["id"] == "f0")
+    assert f0["last_poll"] == now and f0["last_success"] is None  # numbers, as the other times (JSON output)
     states = {w["worker"]: w["state"] for w in data["workers"]}
     assert states == {"busy@h": "ok", "idle@h": "idle", "stuck@h": "stale", "dead@h": "gone"}
     assert data["queues"]["poll"] == 1

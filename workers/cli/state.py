@@ -12,7 +12,7 @@ from workers.cli import common
 from workers.cli.common import config_option
 
 
-def _ago(ts: str | None, now: float) -> str:
+def _ago(ts: float | str | None, now: float) -> str:
     if not ts:
         return "never"
     delta = now - float(ts)
