@@ -150,6 +150,6 @@ def test_other_commands_find_the_embedded_redis_from_the_config_alone(tmp_path: 
             metrics.terminate()
             metrics.wait(10)
         block = log.read_text(errors="replace")
-        assert "  config    " + str(cfg) in block and "  loaded    1 feeds, 0 watches, 1 sinks (console)" in block
+        assert "  config    " + str(cfg) in block and "  loaded    1 feed, 0 watches, 1 sink (console)" in block
     finally:
         assert _ctrl_c(proc) == 0

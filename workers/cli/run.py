@@ -41,16 +41,23 @@ def _level(loglevel: str | None) -> str:
     return (loglevel or os.environ.get("MARSAD_LOG_LEVEL") or "INFO").upper()
 
 
+def counted(settings: Any) -> str:
+    """"10 feeds, 7 watches, 1 sink": what a config holds, in words."""
+    def n(k: int, one: str, many: str) -> str:
+        return f"{k} {one if k == 1 else many}"
+    return (f"{n(len(settings.feeds), 'feed', 'feeds')}, {n(len(settings.watches), 'watch', 'watches')}, "
+            f"{n(len(settings.sinks), 'sink', 'sinks')}")
+
+
 def start_block(settings: Any, where: str, queues: str, logs: str) -> list[str]:
     """What `marsad up` says once at start: config, Redis, queues, what was loaded, what is not configured."""
     lines = [f"Marsad {version()}",
              f"  config    {settings.path}",
              f"  redis     {where}",
              f"  queues    {queues} (one worker, beat inside it)",
-             f"  loaded    {len(settings.feeds)} feeds, {len(settings.watches)} watches, "
-             f"{len(settings.sinks)} sinks ({', '.join(sorted(settings.sinks)) or 'none'})"]
+             f"  loaded    {counted(settings)} ({', '.join(sorted(settings.sinks)) or 'none'})"]
     for sid, why in sorted(settings.unconfigured_sinks.items()):
-        lines.append(f"  not configured: sink {sid}: {why} (set it in the environment or {settings.path.name})")
+        lines.append(f"  not configured: sink {sid}: {why}")
     lines.append(f"  logs      {logs}")
     return lines
 
@@ -180,8 +187,7 @@ def check(config: str | None) -> None:
     """Validate config, feeds, watchlists and gazetteer; print `file: field: message` per problem (exit 1)."""
     s = load(config)
     extra = "".join(f"; sink {k} not configured: {v}" for k, v in sorted(s.unconfigured_sinks.items()))
-    click.echo(f"config OK: {s.path}: {len(s.feeds)} feeds, {len(s.watches)} watches, "
-               f"{len(s.sinks)} sinks{extra}")
+    click.echo(f"config OK: {s.path}: {counted(s)}{extra}")
 
 
 @click.command()

@@ -137,6 +137,11 @@ def stories(config: str | None, since: str, until: str | None, watch: str | None
                 r[k] = datetime.fromtimestamp(r[k], UTC).isoformat()
         click.echo(json.dumps({"stories": rows}, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        click.echo(f"no stories active since {datetime.fromtimestamp(f.since or 0, UTC):%Y-%m-%d %H:%M} UTC"
+                   + (" with these filters" if (until or watch or regions or actors or feeds) else "")
+                   + " in the archive (the running daemon fills it)")
+        return
     table = Table(title=f"{len(rows)} stories, most recent activity first (UTC)", title_justify="left")
     for col in ("last seen", "first seen", "articles", "outlets", "title"):
         table.add_column(col, justify="right" if col == "articles" else "left")

@@ -102,7 +102,7 @@ def _sink(path: Path, sid: str, raw: Any, unconfigured: dict[str, str], problems
         return None
     empty = [k for k in kind.required if k in raw and not raw[k]]
     if empty:
-        unconfigured[sid] = f"{empty[0]} is empty (is its environment variable set?)"
+        unconfigured[sid] = f"{empty[0]} is empty (is its environment variable set? set it there or in {path.name})"
         return None
     try:
         return kind.config.model_validate(raw)

@@ -56,3 +56,24 @@ def test_one_date_for_two_articles_is_a_usage_error_and_none_is_said(tmp_path: P
     assert res.exit_code == 2 and "--date at most twice" in res.output
     res = CliRunner().invoke(main, ["why-same", *args])
     assert res.exit_code == 0 and "no publication times: compared as published together" in res.output
+
+
+def test_stories_lists_the_archive_and_says_when_there_are_none(tmp_path: Path) -> None:
+    import time
+
+    from feeds.pipeline import article_id
+    from tests.harness import WatchSpec, write_config
+    from tests.workers.archive.conftest import classified
+    from workers.archive.records import article_record
+    from workers.archive.store import Archive
+
+    cfg = write_config(tmp_path / "config", "redis://127.0.0.1:1/0", {"f1": "http://127.0.0.1:9/rss"},
+                       [WatchSpec("w", "إدلب", ("console",))],
+                       data_dir="../var", extra=f"archive_url: sqlite:///{tmp_path / 'a.db'}\n")
+    empty = CliRunner().invoke(main, ["stories", "--config", str(cfg)])
+    assert empty.exit_code == 0 and "no stories active since" in empty.stdout, empty.output
+    _, a, c = classified(1)[0]
+    rec = article_record(article_id(a.url), a, "f1", "new", "story-1", c, (), fetched=time.time())
+    Archive(f"sqlite:///{tmp_path / 'a.db'}").write_articles([rec])
+    listed = CliRunner().invoke(main, ["stories", "--config", str(cfg), "--since", "2000-01-01"])
+    assert listed.exit_code == 0 and "1 stories" in listed.stdout and "no stories" not in listed.stdout
