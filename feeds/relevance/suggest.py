@@ -113,11 +113,15 @@ def _add(examples: Sequence[Example], gated: Sequence[bool] | None,
     vocabulary = {bare(n) for ns in norms for n in ns}
     # Counted per story, not per example: four outlets' copies of one wire story are one piece of evidence.
     stories: dict[tuple[str, bool], tuple[set[str], bool]] = {}
+    whole: dict[str, set[str]] = {}  # term -> relevant stories that write it as it is (no clitic read off)
     for i, ex in enumerate(examples):
         key = (story_key(ex.title, ex.text), ex.relevant)
         terms, missed = stories.get(key, (set(), False))
         terms |= _terms(norms[i], vocabulary)
         stories[key] = (terms, missed or (ex.relevant and gated is not None and not gated[i]))
+        if ex.relevant:
+            for t in _whole_terms(norms[i]):
+                whole.setdefault(t, set()).add(key[0])
     n_rel = sum(1 for _, rel in stories if rel)
     n_irr = len(stories) - n_rel
     counts: dict[str, list[int]] = {}  # term -> [relevant, irrelevant, missed] stories
@@ -136,13 +140,47 @@ def _add(examples: Sequence[Example], gated: Sequence[bool] | None,
     scored.sort(key=lambda x: (not x[0][0], -x[0][1], -x[0][2], x[0][3]))
     out: list[Suggestion] = []
     for _, s in scored:
-        # "وريا" is سوريا read with a stripped س: a suffix of a term already listed is the same word again
-        if any(s.term.endswith(o.term) or o.term.endswith(s.term) for o in out):
-            continue
-        out.append(s)
+        # "وريا" is سوريا read with a stripped س: a suffix of a term already listed is the same word again ...
+        clash = next((i for i, o in enumerate(out) if _suffixes(s.term, o.term)), None)
+        if clash is None:
+            out.append(s)
+        elif _conjunction_form(out[clash].term, s.term) and len(whole.get(s.term, ())) >= MIN_SUPPORT:
+            # ... except that وبريطانيا is بريطانيا after "and": the query word بريطانيا finds both forms, the
+            # other only itself, so the bare word replaces it when the examples also write it alone
+            out[clash] = s
         if len(out) == top:
             break
     return out
+
+
+def _whole_terms(norms: Sequence[str]) -> set[str]:
+    """The words (without article) and word pairs of an example as written, no clitic read off."""
+    out: set[str] = set()
+    prev = ""
+    for norm in norms:
+        w = bare(norm)
+        if len(w) < MIN_LETTERS:
+            prev = ""
+            continue
+        out.add(w)
+        if prev:
+            out.add(f'"{prev} {w}"')
+        prev = w
+    return out
+
+
+def _suffixes(a: str, b: str) -> bool:
+    """Two words, or two phrases, one ending the other (a phrase's first word may carry a clitic)."""
+    if a.startswith('"') != b.startswith('"'):
+        return False
+    a, b = a.strip('"'), b.strip('"')
+    return a.endswith(b) or b.endswith(a)
+
+
+def _conjunction_form(longer: str, shorter: str) -> bool:
+    """Whether `longer` is `shorter` with و or ف ("and", "so") in front (of its first word, for a phrase)."""
+    a, b = longer.strip('"'), shorter.strip('"')
+    return a in ("و" + b, "ف" + b)
 
 
 def _drop(examples: Sequence[Example], gated: Sequence[bool] | None,

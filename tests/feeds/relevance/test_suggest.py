@@ -73,3 +73,15 @@ def test_words_that_name_the_query_entities_are_not_suggested() -> None:
 def test_length_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="gated"):
         suggest(REL, "هدنة", gated=[True])
+
+
+def test_a_word_after_and_is_suggested_bare_when_the_examples_also_write_it_alone() -> None:
+    # "Britain" mostly after "and" (وبريطانيا), twice alone: بريطانيا finds both forms, وبريطانيا only itself
+    rel = [Example(f"ضربة {i}", f"شنت الولايات المتحدة وبريطانيا وفرنسا ضربات {i}.", True) for i in range(4)]
+    rel += [Example(f"موقف {i}", f"قالت بريطانيا إن الضربات {i} مشروعة.", True) for i in range(2)]
+    terms = [s.term for s in suggest(rel + IRR, "هدنة").add]
+    assert "بريطانيا" in terms and "وبريطانيا" not in terms
+    # a word the examples never write alone keeps its written form (زير is no word: وزير is "minister")
+    rel = [Example(f"لقاء {i}", f"التقى وزير الخارجية نظيره {i}.", True) for i in range(4)]
+    terms = [s.term for s in suggest(rel + IRR, "هدنة").add]
+    assert "وزير" in terms and "زير" not in terms
