@@ -254,7 +254,8 @@ def _relevance_lines(rel: dict[str, Any]) -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is no terminal).")
 def eval_(config: str | None, labels: str, corpus: str, topic_labels: str, no_progress: bool) -> None:
     """Score the classifier (countries, actors) and the topic watches against hand-labelled gold; when topic
-    watches name examples, also the topics without and with them, on the tune and the held-out part."""
+    watches name examples, also the topics without and with them, on the tune and the held-out part. Paths are
+    relative to the current folder: the defaults fit a checkout of Marsad beside the shared corpus (../shared)."""
     from feeds.evaluation.gold import classify_labelled, run_eval
     from feeds.nlp.classify import Classifier
     from workers.cli import progress
