@@ -107,7 +107,9 @@ def _print_human(res: dict[str, Any]) -> None:
 def classify(source: str | None, config: str | None, as_json: bool, jsonl: bool, published: datetime | None,
              redis_url: str | None) -> None:
     """Classify SOURCE (URL, .html, .txt with the title on line 1, or -) by region, place, actor and watch.
-    With --jsonl, a line that cannot be read is skipped with its number on stderr (exit status 1 at the end)."""
+    Entities are listed most prominent first (a mention in the title or lead counts more than one in the body;
+    ×N is how many mentions). With --jsonl, a line that cannot be read is skipped with its number on stderr
+    (exit status 1 at the end)."""
     from feeds.nlp.classify import Classifier
 
     if jsonl and source:
