@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import redis
+from celery import Task
+from celery.exceptions import Reject
 from celery.signals import task_postrun, task_prerun
 
 from feeds.errors import Transient
@@ -31,6 +33,19 @@ def countdown(retries: int, exc: BaseException, rng: random.Random | None = None
     if retry_after:
         wait = max(wait, float(retry_after))
     return float(min(wait, MAX_RETRY_COUNTDOWN_S))
+
+
+def retry(task: Task, exc: BaseException) -> Exception:
+    """`task.retry` after `countdown`, to be raised. When the retry cannot be published (the broker is what
+    failed), Celery rejects the message *without* requeue, and if Redis is back by the time the reject runs the
+    message is gone (seen in tests/reliability/test_sentinel_failover.py). Requeued instead: the reject moves
+    it from the unacked set back onto its queue in one transaction, or, with Redis still down, fails and
+    leaves it unacked for the visibility timeout to return. Redeliveries stay bounded by MAX_DELIVERIES."""
+    try:
+        pending: Exception = task.retry(exc=exc, countdown=countdown(task.request.retries, exc))
+        return pending
+    except Reject as rejected:
+        raise Reject(rejected.reason, requeue=True) from exc
 
 
 _started: dict[str, float] = {}
