@@ -93,6 +93,11 @@ def test_up_runs_embedded_redis_and_stops_cleanly_on_ctrl_c_then_resumes(tmp_pat
         assert (sock.parent.stat().st_mode & 0o777) == 0o700 and sock.is_socket()
         assert redis.Redis.from_url(url).config_get("port")["port"] == "0"  # no TCP listener at all
         assert redis.Redis.from_url(url).config_get("appendonly")["appendonly"] == "yes"
+        second = marsad(cfg, "up", "--workers", "1")  # a second `up` on the same data_dir is refused at once
+        assert second.returncode == 1 and "another `marsad up` is running with this data_dir" in second.stderr, \
+            second.stderr
+        assert f"(pid {proc.pid})" in second.stderr and "Traceback" not in second.stderr
+        assert redis.Redis.from_url(url).ping()  # and the first one's Redis is untouched
         before = _polls(url)
     finally:
         code = _ctrl_c(proc)

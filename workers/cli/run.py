@@ -88,12 +88,18 @@ def up(config: str | None, concurrency: int, loglevel: str | None) -> None:
     """
     from workers.daemon.companion import Companion
     from workers.daemon.embedded import EmbeddedRedis
+    from workers.daemon.lock import AlreadyRunning, hold
     from workers.daemon.supervisor import Supervisor
     from workers.logging import wants_json
     from workers.stores import connect
     from workers.web import server as web_server
 
     settings = load(config)
+    try:
+        # two `up`s on one data_dir would run two Redis servers on one socket path and one AOF (corrupting it)
+        lock = hold(settings.data_dir)
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
     server = None
     url = settings.redis_url
     if settings.embedded:
@@ -133,6 +139,7 @@ def up(config: str | None, concurrency: int, loglevel: str | None) -> None:
             console.stop()
         if server is not None:
             server.stop()
+        lock.close()
     sys.exit(code)
 
 
