@@ -50,13 +50,16 @@ def user_of(request: Request, cfg: WebConfig) -> str | None:
 
 def same_origin(request: Request) -> bool:
     """A state-changing request comes from the console's own pages (browsers send Origin on every POST, and
-    Sec-Fetch-Site); a request without either is not from a browser, so not a forged one."""
+    Sec-Fetch-Site; an older one only Referer): each of them that is present must name this host. A request
+    with none of them is not from a browser, so not a forged one."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
+    host = request.headers.get("host", "")
     origin = request.headers.get("origin")
-    if not origin:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    if origin:
+        return urlsplit(origin).netloc == host
+    referer = request.headers.get("referer")
+    return not referer or urlsplit(referer).netloc == host
 
 
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")

@@ -70,7 +70,9 @@ def test_trends_count_stories_per_day(served: Served) -> None:
     watches = served.get("/api/trends", params={"kind": "watch", "days": "5", "until": "2018-04-11"}).json()
     assert {s["id"] for s in watches["series"]} == {"chemical", "libya"} & {
         m["watch_id"] for r in served.results.values() for m in r["matches"]}
-    assert served.get("/trends").status_code == 200
+    trends = served.get("/trends")
+    assert trends.status_code == 200 and ">watches</option>" in trends.text and ">regions</option>" in trends.text
+    assert served.get("/api/openapi.json").json()["info"]["title"] == "Marsad"  # where docs/console.md says
 
 
 def test_watches_feeds_and_alerts_pages(served: Served) -> None:

@@ -74,6 +74,12 @@ def test_without_credentials_only_a_loopback_host_and_no_cross_site_posts(tmp_pa
         sec = requests.post(url + "/alerts/retry-failed", headers={"Sec-Fetch-Site": "cross-site"},
                             timeout=10, allow_redirects=False)
         assert sec.status_code == 403
+        referer = requests.post(url + "/alerts/retry-failed", headers={"Referer": "http://evil.example/x"},
+                                timeout=10, allow_redirects=False)
+        assert referer.status_code == 403  # an older browser sends only Referer
+        own = requests.post(url + "/alerts/retry-failed", headers={"Referer": url + "/alerts"},
+                            timeout=10, allow_redirects=False)
+        assert own.status_code == 303  # the console's own page
 
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
