@@ -369,6 +369,7 @@ def test_log_sink_writes_one_alert_sent_event_with_escaped_text() -> None:
         build_sink("console", LogSinkConfig()).send(replace(ALERT, title="سطر\nآخر\x1b[2J"))
     [event] = logs
     assert event["event"] == "alert_sent" and event["watch"] == "idlib" and event["sink"] == "console"
+    assert event["alert"] == ALERT.alert_id  # what `marsad feedback` takes
     assert "\n" not in event["text"] and "\\n" in event["text"] and "\\x1b" in event["text"]
 
 

@@ -27,7 +27,8 @@ class LogSink:
     def send(self, alert: Alert, parts: Parts | None = None) -> None:
         log = structlog.get_logger("marsad.alerts")
         emit = log.warning if self.config.level == "warning" else log.info
-        emit("alert_sent", sink=self.id, watch=alert.watch_id, story=alert.story_id,
+        # the id `marsad feedback ALERT_ID relevant|irrelevant` takes, as Slack and e-mail show it
+        emit("alert_sent", sink=self.id, alert=alert.alert_id, watch=alert.watch_id, story=alert.story_id,
              severity=alert.severity, text=text.render_line(alert))
 
     def send_digest(self, digest: Digest) -> None:
