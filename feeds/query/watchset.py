@@ -99,7 +99,8 @@ class WatchSet:
         for w in watches:
             i = per_file.get(w.source, 0)
             per_file[w.source] = i + 1
-            where = f"{w.source or '<watches>'}: watches[{i}] {w.id}: query"
+            # a watch from no file is a query typed in (console search, backfill --query): named by its id alone
+            where = f"{w.source}: watches[{i}] {w.id}: query" if w.source else w.id
             try:
                 root = parse_query(w.query)
             except QueryError as exc:
@@ -118,8 +119,10 @@ class WatchSet:
                     continue
                 bad = True
                 near = difflib.get_close_matches(node.value, sorted(ids), n=3, cutoff=0.5)
+                # with no close id, ten arbitrary ones would only mislead: say how to find the right one
                 hint = f"; did you mean {', '.join(near)}?" if near else (
-                    f"; known: {', '.join(sorted(ids)[:10])}" if ids else "; the gazetteer has none")
+                    f"; none of the gazetteer's {len(ids):,} {kind} ids is close (`marsad classify` on an article "
+                    "shows the ids it finds)" if ids else "; the gazetteer has none")
                 problems.append(f"{where}: column {node.column}: unknown {kind} id {node.value!r}{hint}")
                 first = first or (node.column, f"a known {kind} id")
             if not bad:

@@ -252,3 +252,13 @@ def test_render_puts_each_node_on_one_line_within_the_width() -> None:
     assert len(tree) == 1 + 2 + 5
     assert all(len(line) <= 60 for line in tree)
     assert tree[0].startswith("✓ (هدنة OR تهدئة OR") and tree[0].endswith("…  (2 matches)")  # الهدنة, دولية
+
+
+def test_a_typed_in_query_is_named_by_its_id_and_an_unknown_id_far_from_all_says_how_to_find_one() -> None:
+    with pytest.raises(QueryError) as info:
+        WatchSet.compile([Watch(id="query-1", name="(غزة", query="(غزة")], known)
+    assert info.value.reason == "query-1: column 5: expected ')', got end of query"
+    with pytest.raises(InvalidInput) as bad:
+        compile_one("place:zzzzzz")
+    assert bad.value.reason.endswith("unknown place id 'zzzzzz'; none of the gazetteer's 3 place ids is close "
+                                     "(`marsad classify` on an article shows the ids it finds)")
