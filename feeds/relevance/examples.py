@@ -143,6 +143,9 @@ def load_examples(path: Path) -> list[Example]:
         if size > MAX_FILE_BYTES:
             raise InvalidInput(f"{path}: file: larger than {MAX_FILE_BYTES // 1_000_000} MB")
         raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: file: not found (to start labelling, create it empty: `marsad feedback` "
+                           "appends to it)") from None
     except OSError as exc:
         raise InvalidInput(f"{path}: file: cannot read: {exc.strerror or exc}") from None
     try:

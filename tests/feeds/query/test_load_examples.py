@@ -69,5 +69,5 @@ def test_every_bad_file_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_watch_examples(load_watches([a, b]))
     lines = err.value.reason.splitlines()
-    assert lines[0].startswith(f"{tmp_path / 'a' / 'missing.jsonl'}: file: cannot read")
+    assert lines[0].startswith(f"{tmp_path / 'a' / 'missing.jsonl'}: file: not found (to start labelling")
     assert lines[1].startswith(f"{tmp_path / 'b' / 'bad.jsonl'}:1: line: not UTF-8")

@@ -88,7 +88,7 @@ def test_a_later_label_for_the_same_id_replaces_the_earlier_one_in_place() -> No
 
 
 def test_load_examples_reports_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match=r"missing.jsonl: file: cannot read"):
+    with pytest.raises(InvalidInput, match=r"missing.jsonl: file: not found \(to start labelling, create it empty"):
         load_examples(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"title": "a", "text": "b", "relevant": true}\n{"title": "\xff"}\n')

@@ -60,7 +60,7 @@ def test_check_reports_a_bad_examples_file_with_its_file_and_line(tmp_path: Path
 def test_a_missing_examples_file_is_a_config_problem(tmp_path: Path) -> None:
     cfg = write(tmp_path, examples_line="    examples: nowhere.jsonl\n")
     bad = CliRunner().invoke(main, ["check", "--config", str(cfg)])
-    assert bad.exit_code == 1 and f"{tmp_path / 'watchlists' / 'nowhere.jsonl'}: file: cannot read" in bad.output
+    assert bad.exit_code == 1 and f"{tmp_path / 'watchlists' / 'nowhere.jsonl'}: file: not found" in bad.output
 
 
 def test_train_caches_by_the_examples_hash_and_changed_examples_retrain(tmp_path: Path) -> None:
