@@ -22,6 +22,8 @@ from feeds.ingest.netguard import deadline as shutdown_at
 __all__ = ["FetchPolicy", "FetchResult", "address_block_reason", "fetch"]
 
 DEFAULT_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/html;q=0.8, */*;q=0.1"
+# Said with every blocked address: the one setting that lets a deployment reach its own network on purpose.
+ALLOW_HINT = "allowed only with fetch.allow_private_addresses: true in marsad.yaml"
 CHUNK = 65536  # one read1 call returns at most this much, so the deadline is checked at least this often
 
 
@@ -126,7 +128,7 @@ def _send(sess: requests.Session, url: str, headers: dict[str, str], deadline: f
     try:
         return sess.get(url, headers=headers, stream=True, allow_redirects=False, timeout=(remaining, remaining))
     except Blocked as e:
-        raise Permanent(str(e)) from None
+        raise Permanent(f"{e} ({ALLOW_HINT})") from None
     except (requests.Timeout, TimeoutError) as e:
         raise Transient(f"timeout after {policy.timeout_s:g} s") from e
     except requests.exceptions.SSLError as e:  # expired or wrong certificate: retried, and visible on the feed

@@ -47,12 +47,14 @@ def read_opml(data: bytes) -> list[FeedSource]:
     feeds: list[FeedSource] = []
     seen_urls: set[str] = set()
     seen_ids: set[str] = set()
+    bad: list[str] = []
     for node in root.iter("outline"):
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
         if not url or url in seen_urls:
             continue
         if urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidInput(f"outline {node.get('text') or url!r}: xmlUrl must be http(s), got {url[:80]!r}")
+            bad.append(f"outline {node.get('text') or url!r}: xmlUrl must be http(s), got {url[:80]!r}")
+            continue
         name = (node.get("title") or node.get("text") or url).strip()
         base_id = slug(node.get("marsadId") or "", "") or _feed_id(url, name)
         feed_id, n = base_id, 2
@@ -61,6 +63,8 @@ def read_opml(data: bytes) -> list[FeedSource]:
         seen_urls.add(url)
         seen_ids.add(feed_id)
         feeds.append(FeedSource(id=feed_id, url=url, name=name))
+    if bad:  # every bad outline at once, not one per run
+        raise InvalidInput("; ".join(bad[:20]) + (f"; … and {len(bad) - 20} more" if len(bad) > 20 else ""))
     return feeds
 
 

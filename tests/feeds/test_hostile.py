@@ -18,7 +18,7 @@ import pytest
 
 from feeds.errors import Permanent, Transient
 from feeds.ingest.charset import decode_html
-from feeds.ingest.http import FetchPolicy, address_block_reason, fetch
+from feeds.ingest.http import ALLOW_HINT, FetchPolicy, address_block_reason, fetch
 from feeds.ingest.sources.rss import MAX_ENTRIES, parse_feed
 from feeds.models import Entry, FeedSource
 
@@ -406,11 +406,12 @@ def _to_file(h: Any) -> None:
 
 
 def test_redirect_to_loopback_is_blocked(base: str) -> None:
-    assert poll(base + "/to-loopback") == ("permanent", "blocked: loopback address 127.0.0.1")
+    assert poll(base + "/to-loopback") == ("permanent", "blocked: loopback address 127.0.0.1 (" + ALLOW_HINT + ")")
 
 
 def test_redirect_to_cloud_metadata_is_blocked(base: str) -> None:
-    assert poll(base + "/to-metadata") == ("permanent", "blocked: link-local address 169.254.169.254")
+    want = "blocked: link-local address 169.254.169.254 (" + ALLOW_HINT + ")"
+    assert poll(base + "/to-metadata") == ("permanent", want)
 
 
 def test_redirect_to_another_scheme_is_refused(base: str) -> None:
@@ -421,7 +422,7 @@ def test_name_resolving_to_a_private_address_is_blocked_before_connecting(base: 
     port = base.rsplit(":", 1)[1]
     before = HITS.get("/feed", 0)
     kind, reason = poll(f"http://intranet.example:{port}/feed", resolve=lambda host, p: ["10.0.0.5"])
-    assert (kind, reason) == ("permanent", "blocked: private address 10.0.0.5")
+    assert (kind, reason) == ("permanent", "blocked: private address 10.0.0.5 (" + ALLOW_HINT + ")")
     assert HITS.get("/feed", 0) == before
 
 
@@ -447,7 +448,7 @@ def test_dns_answer_is_pinned_so_rebinding_cannot_reach_a_private_address(base: 
 def test_mixed_public_and_private_answers_are_blocked(base: str) -> None:
     port = base.rsplit(":", 1)[1]
     kind, reason = poll(f"http://mixed.example:{port}/feed", resolve=lambda host, p: [HOST, "192.168.1.1"])
-    assert (kind, reason) == ("permanent", "blocked: private address 192.168.1.1")
+    assert (kind, reason) == ("permanent", "blocked: private address 192.168.1.1 (" + ALLOW_HINT + ")")
 
 
 # --- status codes ---------------------------------------------------------------------------------------------------

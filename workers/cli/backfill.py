@@ -151,6 +151,8 @@ def backfill(files: tuple[Path, ...], config: str | None, from_archive: bool, qu
         raise click.UsageError(f"unknown watch {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
     if from_archive == bool(files):
         raise click.UsageError("give FILES or --archive (one of them)")
+    if since is not None and until is not None and until < since:
+        raise click.UsageError(f"--until ({until:%Y-%m-%d %H:%M}) is before --since ({since:%Y-%m-%d %H:%M})")
     watches = [w for w in s.watches if w.id in watch_ids] if watch_ids or queries else list(s.watches)
     watches += [Watch(id=f"query-{i + 1}", name=q, query=q) for i, q in enumerate(queries)]
     try:

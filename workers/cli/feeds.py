@@ -184,7 +184,7 @@ def import_(opml_file: str, into: str | None, config: str | None, skip_existing:
     """Add every feed of an OPML file (nested folders flattened) to the feeds YAML."""
     from feeds.ingest.opml import read_opml
 
-    target, existing, _ = _targets(config, into)
+    target, existing, main = _targets(config, into)
     try:
         found = read_opml(Path(opml_file).read_bytes())
     except InvalidInput as e:
@@ -206,7 +206,31 @@ def import_(opml_file: str, into: str | None, config: str | None, skip_existing:
             _fail(f"{target}: nothing imported: {getattr(e, 'reason', e)}")
     for line in skipped:
         click.echo(f"skipped: {line}", err=True)
+    for line in _unreachable(new, main):
+        click.echo(f"warning: {line}", err=True)
     click.echo(f"imported {len(new)} feeds into {target}" + (f" ({len(skipped)} skipped)" if skipped else ""))
+
+
+def _unreachable(feeds: list[FeedSource], main: Any) -> list[str]:
+    """Imported feeds whose host is an address the fetcher refuses (written as an IP, or localhost): each poll
+    of them will fail until the config allows it. Names are not resolved here (that is the fetch's job)."""
+    import ipaddress
+
+    from feeds.ingest.http import ALLOW_HINT
+    from feeds.ingest.netguard import address_block_reason
+
+    if main is not None and main.fetch.allow_private_addresses:
+        return []
+    out = []
+    for f in feeds:
+        host = (urlsplit(f.url).hostname or "").strip("[]")
+        try:
+            reason = address_block_reason("127.0.0.1" if host == "localhost" else str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue  # a name: checked when it is fetched
+        if reason:
+            out.append(f"feed {f.id}: {reason} ({ALLOW_HINT}); its polls will fail")
+    return out
 
 
 @feeds.command("export")
@@ -231,7 +255,8 @@ def export(config: str | None, output: str | None) -> None:
 
 @feeds.command("add")
 @click.argument("url")
-@click.option("--id", "feed_id", help="Feed id (default: made from the feed's host and path).")
+@click.option("--id", "feed_id", help="Feed id (default: made from the feed's host and path, without words such "
+                                       "as feed, rss, xml).")
 @click.option("--name", help="Display name (default: the feed's title).")
 @click.option("--into", type=click.Path(dir_okay=False), help=INTO_HELP)
 @config_option
@@ -249,7 +274,7 @@ def add(url: str, feed_id: str | None, name: str | None, into: str | None, confi
                   "or digit)")
     target, existing, main = _targets(config, into)
     policy = main.fetch.policy() if main is not None else FetchPolicy()
-    if not url.startswith(("http://", "https://")):
+    if urlsplit(url).scheme not in ("http", "https"):  # urlsplit lower-cases it: HTTP://… is http
         _fail(f"{url}: only http(s) URLs can be added")
     try:
         # fetch's default Accept takes HTML too: the URL is usually a home page
@@ -259,7 +284,8 @@ def add(url: str, feed_id: str | None, name: str | None, into: str | None, confi
     feed = FeedSource(id=feed_id or _feed_id(feed_url, title), url=feed_url, name=name or title or feed_url)
     problems = _conflicts([feed], existing)
     if problems:
-        _fail(f"not added: {problems[0]}")
+        same_id = any(f.id == feed.id for f in existing)
+        _fail(f"not added: {problems[0]}" + (" (give this one another with --id)" if same_id else ""))
     try:
         append_feeds(target, [feed])
     except (InvalidInput, ValidationError, ValueError) as e:

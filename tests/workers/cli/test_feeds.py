@@ -227,3 +227,21 @@ def test_without_options_the_default_config_folder_is_used(tmp_path: Path) -> No
     (tmp_path / "subs.opml").write_text(OPML, encoding="utf-8")
     assert run("feeds", "import", "subs.opml").exit_code == 0
     assert len(feeds_in(tmp_path / "config" / "feeds.yaml")) == 5  # the first feeds file takes new feeds
+
+
+def test_import_names_every_bad_outline_and_warns_of_addresses_the_fetcher_refuses(config: Path,
+                                                                                  tmp_path: Path) -> None:
+    config.write_text("feeds: feeds.yaml\n", encoding="utf-8")  # default: private addresses refused
+    bad = OPML.replace("https://rss.dw.com/rdf/rss-ar-all", "ftp://x/rss").replace(
+        "https://www.france24.com/ar/rss", "javascript:alert(1)")
+    (tmp_path / "bad.opml").write_text(bad, encoding="utf-8")
+    res = CliRunner().invoke(cli(), ["feeds", "import", str(tmp_path / "bad.opml"), "--config", str(config)])
+    assert res.exit_code == 1 and "'DW'" in res.output and "'France 24 Arabic'" in res.output, res.output
+    assert (tmp_path / "feeds.yaml").read_text(encoding="utf-8") == FEEDS_YAML
+    private = OPML.replace("https://rss.dw.com/rdf/rss-ar-all", "http://192.168.1.10/rss")
+    (tmp_path / "private.opml").write_text(private, encoding="utf-8")
+    res = CliRunner().invoke(cli(), ["feeds", "import", str(tmp_path / "private.opml"), "--config", str(config)])
+    assert res.exit_code == 0 and "imported 3 feeds" in res.stdout
+    assert res.stderr.splitlines() == ["warning: feed 192-168-1-10: blocked: private address 192.168.1.10 (allowed "
+                                       "only with fetch.allow_private_addresses: true in marsad.yaml); its polls "
+                                       "will fail"]
