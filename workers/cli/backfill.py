@@ -107,7 +107,8 @@ def render(report: Report, console: Console, show: int) -> None:
 @click.option("--archive", "from_archive", is_flag=True,
               help="Read Marsad's own archive (archive_url) instead of FILES.")
 @click.option("--query", "queries", multiple=True, metavar="QUERY",
-              help="Also try this query, as a watch not saved yet (repeatable; with --archive or FILES).")
+              help="Try this query, as a watch not saved yet (repeatable; with --archive or FILES): alone it runs "
+                   "instead of the watches, with --watch beside those.")
 @click.option("--since", callback=_when(False), metavar="DATE",
               help="Only articles dated on/after this ISO date or time.")
 @click.option("--until", callback=_when(True), metavar="DATE",

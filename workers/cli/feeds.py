@@ -103,8 +103,9 @@ def _yaml_line(feed: FeedSource, indent: str) -> str:
 def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
     """Add `feeds` to a feeds YAML file, keeping its entries, comments and layout; the result is re-validated.
 
-    New entries go at the end as one flow-style line each. A file whose list cannot take lines appended
-    (e.g. `feeds: []`) is rewritten from its parsed content, which drops its comments.
+    New entries go at the end as one flow-style line each; an empty `feeds: []` becomes `feeds:` so they can
+    follow it. A file whose list still cannot take lines appended is rewritten from its parsed content, which
+    drops its comments.
     """
     from workers.config.models import FeedConfig
 
@@ -112,6 +113,7 @@ def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
     text = file.read_text(encoding="utf-8") if file.exists() else ""
     if not text.strip():
         text = "feeds:\n"
+    text = re.sub(r"^feeds:[ \t]*\[[ \t]*\]", "feeds:", text, count=1, flags=re.M)  # keeps a trailing comment
     item = re.search(r"^([ \t]*)- ", text, re.M)
     indent = item.group(1) if item else "  "
     candidate = text + ("" if text.endswith("\n") else "\n") + "".join(_yaml_line(f, indent) for f in feeds)

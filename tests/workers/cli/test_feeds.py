@@ -207,11 +207,13 @@ def test_add_rejects_a_bad_id_before_fetching(config: Path, site: Site) -> None:
     assert "--id 'Bad Id'" in res.output
 
 
-def test_append_to_a_flow_style_empty_list_rewrites_it_validly(config: Path, tmp_path: Path, site: Site) -> None:
-    (tmp_path / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+def test_append_to_a_flow_style_empty_list_keeps_the_comments(config: Path, tmp_path: Path, site: Site) -> None:
+    (tmp_path / "feeds.yaml").write_text("# my feeds\n# keep this\nfeeds: []   # inline\n", encoding="utf-8")
     res = run("feeds", "add", site.base + "/", "--config", str(config))
     assert res.exit_code == 0, res.output
     assert feeds_in(tmp_path / "feeds.yaml") == [("127-0-0-1-all", f"{site.base}/feeds/all.xml", "أخبار الموقع")]
+    text = (tmp_path / "feeds.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# my feeds\n# keep this\nfeeds:   # inline\n")
 
 
 def test_without_options_the_default_config_folder_is_used(tmp_path: Path) -> None:
