@@ -19,6 +19,8 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xm
               "application/xml", "text/xml")
 # An OPML file is a list of subscriptions: a few thousand at most. More is a mistake or an attack.
 MAX_OPML_BYTES = 5_000_000
+# An imported interval above a week is no polling interval: ignored (the default applies).
+MAX_INTERVAL_S = 7 * 86400
 
 
 def slug(text: str, fallback: str = "feed") -> str:
@@ -62,21 +64,30 @@ def read_opml(data: bytes) -> list[FeedSource]:
             feed_id, n = f"{base_id}-{n}", n + 1
         seen_urls.add(url)
         seen_ids.add(feed_id)
-        feeds.append(FeedSource(id=feed_id, url=url, name=name))
+        # Marsad's own attributes (write_opml), so an export re-imports as it was; anything odd is ignored
+        interval = (node.get("marsadInterval") or "").strip()
+        feeds.append(FeedSource(id=feed_id, url=url, name=name,
+                                interval_s=int(interval) if interval.isdigit() and 0 < int(interval) <= MAX_INTERVAL_S
+                                else FeedSource.interval_s,
+                                fetch_pages=(node.get("marsadFetchPages") or "").strip().lower() != "false"))
     if bad:  # every bad outline at once, not one per run
         raise InvalidInput("; ".join(bad[:20]) + (f"; … and {len(bad) - 20} more" if len(bad) > 20 else ""))
     return feeds
 
 
 def write_opml(feeds: Sequence[FeedSource], title: str = "Marsad feeds") -> str:
-    """An OPML 2.0 document listing the feeds (id kept in a marsad:id attribute for round trips)."""
+    """An OPML 2.0 document listing the feeds (id, interval and fetch_pages kept in marsad attributes, so an
+    import of it round-trips)."""
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
     body = ET.SubElement(root, "body")
     for feed in feeds:
-        ET.SubElement(body, "outline", {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url,
-                                        "marsadId": feed.id})
+        attrs = {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url, "marsadId": feed.id,
+                 "marsadInterval": str(feed.interval_s)}
+        if not feed.fetch_pages:
+            attrs["marsadFetchPages"] = "false"
+        ET.SubElement(body, "outline", attrs)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

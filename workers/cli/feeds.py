@@ -97,7 +97,9 @@ def _conflicts(new: Sequence[FeedSource], existing: Sequence[FeedSource]) -> lis
 def _yaml_line(feed: FeedSource, indent: str) -> str:
     # JSON strings are valid YAML double-quoted scalars; ensure_ascii=False keeps Arabic names readable.
     name = json.dumps(feed.name, ensure_ascii=False)
-    return f"{indent}- {{id: {json.dumps(feed.id)}, url: {json.dumps(feed.url)}, name: {name}}}\n"
+    extra = "" if feed.interval_s == FeedSource.interval_s else f", interval: {feed.interval_s}s"
+    extra += "" if feed.fetch_pages else ", fetch_pages: false"
+    return f"{indent}- {{id: {json.dumps(feed.id)}, url: {json.dumps(feed.url)}, name: {name}{extra}}}\n"
 
 
 def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
@@ -123,10 +125,13 @@ def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
         ok = False
     if not ok:
         data = yamlfile.loads(text) or {}
-        data["feeds"] = list(data.get("feeds") or []) + [{"id": f.id, "url": f.url, "name": f.name} for f in feeds]
+        data["feeds"] = list(data.get("feeds") or []) + [
+            {"id": f.id, "url": f.url, "name": f.name}
+            | ({} if f.interval_s == FeedSource.interval_s else {"interval": f"{f.interval_s}s"})
+            | ({} if f.fetch_pages else {"fetch_pages": False}) for f in feeds]
         candidate = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
     for f in feeds:  # the same validation as loading the config: a file we write always loads
-        FeedConfig(id=f.id, url=f.url, name=f.name).source()
+        FeedConfig(id=f.id, url=f.url, name=f.name, interval=f.interval_s, fetch_pages=f.fetch_pages).source()
     _parse(candidate)
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")

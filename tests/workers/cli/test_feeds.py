@@ -20,7 +20,7 @@ from workers.config.models import FeedsFile
 FEEDS_YAML = """# Arabic news feeds (a comment the commands must keep)
 feeds:
   - {id: bbc-arabic, url: "https://feeds.bbci.co.uk/arabic/rss.xml", name: "BBC Arabic", interval: 5m}
-  - {id: enab-baladi, url: "https://www.enabbaladi.net/feed", name: "عنب بلدي", interval: 10m}
+  - {id: enab-baladi, url: "https://www.enabbaladi.net/feed", name: "عنب بلدي", interval: 10m, fetch_pages: false}
 """
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -162,6 +162,12 @@ def test_export_then_import_round_trips(config: Path, tmp_path: Path) -> None:
     res = run("feeds", "import", str(tmp_path / "out.opml"), "--into", str(fresh))
     assert res.exit_code == 0, res.output
     assert feeds_in(fresh) == feeds_in(tmp_path / "feeds.yaml")
+
+    def settings(path: Path) -> list[tuple[str, int, bool]]:
+        parsed = FeedsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return [(f.id, f.source().interval_s, f.source().fetch_pages) for f in parsed.feeds]
+    assert settings(fresh) == settings(tmp_path / "feeds.yaml") == [("bbc-arabic", 300, True),
+                                                                   ("enab-baladi", 600, False)]
 
 
 def test_add_discovers_the_feed_from_the_home_page(config: Path, tmp_path: Path, site: Site) -> None:
