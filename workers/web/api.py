@@ -73,17 +73,25 @@ def search_api(request: Request) -> dict[str, Any]:
             "ms": round(res.seconds * 1000, 1)}
 
 
-def trend_data(request: Request) -> dict[str, Any]:
-    c = console_of(request)
+def trend_params(request: Request) -> tuple[str, int, int]:
+    """kind, days and top of a trends request (the page's and the API's), or InvalidInput naming the bad one."""
     p = request.query_params
     kind = p.get("kind") or "region"
     if kind not in TREND_KINDS:
-        raise InvalidInput(f"kind: one of {', '.join(TREND_KINDS)}")
-    try:
-        days = max(1, min(MAX_TREND_DAYS, int(p.get("days") or 14)))
-        top = max(1, min(20, int(p.get("top") or 8)))
-    except ValueError:
-        raise InvalidInput("days/top: not a number") from None
+        raise InvalidInput(f"kind: one of {', '.join(TREND_KINDS)}, not {kind[:40]!r}")
+    nums: list[int] = []
+    for name, default, most in (("days", 14, MAX_TREND_DAYS), ("top", 8, 20)):
+        raw = (p.get(name) or str(default)).strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= most:
+            raise InvalidInput(f"{name}: a whole number from 1 to {most}, not {raw[:40]!r}")
+        nums.append(int(raw))
+    return kind, nums[0], nums[1]
+
+
+def trend_data(request: Request) -> dict[str, Any]:
+    c = console_of(request)
+    p = request.query_params
+    kind, days, top = trend_params(request)
     now = c.clock()
     until = parse_time(p.get("until"), now, end=True) or now
     data = queries.trends(c.runtime().archive(), kind, until - days * 86400 + 1, until, top)

@@ -9,6 +9,7 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from feeds.errors import InvalidInput
 from workers.web import api, pages
@@ -44,6 +45,14 @@ def create_app(console: Console) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.reason}, status_code=400)
         return templates.TemplateResponse(request, "error.html", {"error": exc.reason}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # a page's 404 is a page; the API keeps FastAPI's JSON body
+        if request.url.path.startswith(("/api/", "/static/")):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return templates.TemplateResponse(request, "error.html", {"error": exc.detail}, status_code=exc.status_code,
+                                          headers=exc.headers)
 
     @app.exception_handler(redis.exceptions.ConnectionError)
     @app.exception_handler(redis.exceptions.TimeoutError)

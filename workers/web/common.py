@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,9 +68,26 @@ def filters(request: Request, now: float, default_since: str | None = "7d") -> F
     def many(name: str) -> tuple[str, ...]:
         return tuple(x.strip() for v in p.getlist(name) for x in v.split(",") if x.strip())
     since = p.get("since") if "since" in p else default_since
-    return Filters(since=parse_time(since, now), until=parse_time(p.get("until"), now, end=True),
-                   feeds=many("feed"), regions=tuple(x.upper() for x in many("region")), places=many("place"),
-                   actors=many("actor"), watch=p.get("watch") or None, story=p.get("story") or None)
+    f = Filters(since=parse_time(since, now), until=parse_time(p.get("until"), now, end=True),
+                feeds=many("feed"), regions=tuple(x.upper() for x in many("region")), places=many("place"),
+                actors=many("actor"), watch=p.get("watch") or None, story=p.get("story") or None)
+    _known(request.app.state.console.runtime(), f)
+    return f
+
+
+def _known(rt: Runtime, f: Filters) -> None:
+    """A filter naming an entity the gazetteer does not have is a mistake to show (as `place:nosuch` in a query
+    is), not a silent empty result. Feeds and watches are not checked: the archive keeps those since removed
+    from the config, and they stay searchable."""
+    gazetteer = rt.settings.gazetteer
+    for name, given, ids in (("region", f.regions, gazetteer.ids("region")),
+                             ("place", f.places, gazetteer.ids("place")),
+                             ("actor", f.actors, gazetteer.ids("actor"))):
+        for value in given:
+            if value not in ids:
+                near = difflib.get_close_matches(value, sorted(ids), n=3, cutoff=0.6)
+                raise InvalidInput(f"{name}: unknown id {value[:60]!r}" + (f"; did you mean {', '.join(near)}?"
+                                                                          if near else ""))
 
 
 def limit_of(request: Request, default: int = 100) -> int:

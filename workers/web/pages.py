@@ -18,7 +18,7 @@ from workers.archive.search import article_of, search
 from workers.status import collect
 from workers.tasks.retry import resend, retry_dead_letters
 from workers.web import render
-from workers.web.api import TREND_KINDS, console_of
+from workers.web.api import TREND_KINDS, console_of, trend_params
 from workers.web.common import context, filters, limit_of, templates
 
 router = APIRouter()
@@ -84,9 +84,9 @@ def search_page(request: Request) -> Response:
 @router.get("/trends", response_class=HTMLResponse)
 def trends(request: Request) -> Response:
     c = console_of(request)
+    kind, days, _ = trend_params(request)  # a bad one is the page's error (400), as the API says it
     spikes = queries.alert_rows(c.runtime().archive(), kinds=("breaking", "spike", "surge"), limit=50)
-    return page(request, "trends.html", kinds=TREND_KINDS, kind=request.query_params.get("kind") or "region",
-                days=request.query_params.get("days") or "14", spikes=spikes)
+    return page(request, "trends.html", kinds=TREND_KINDS, kind=kind, days=str(days), spikes=spikes)
 
 
 @router.get("/feeds", response_class=HTMLResponse)

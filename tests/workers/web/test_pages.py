@@ -93,3 +93,17 @@ def test_every_page_sends_the_security_headers(served: Served) -> None:
         assert "script-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_bad_parameters_are_said_on_pages_and_in_the_api_and_a_missing_page_is_a_page(served: Served) -> None:
+    for path in ("/trends?days=abc", "/trends?kind=bogus", "/api/trends?days=0", "/api/trends?days=-1",
+                 "/stories?place=nosuch", "/api/stories?region=XX"):
+        res = served.get(path)
+        assert res.status_code == 400, (path, res.status_code)
+        text = res.text if not path.startswith("/api/") else res.json()["error"]
+        assert ("days: a whole number from 1 to" in text or "kind: one of" in text
+                or "unknown id" in text), (path, text)
+    missing = served.get("/watches/nope")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "no such watch" in missing.text
+    assert served.get("/api/stories/nope").status_code == 404
