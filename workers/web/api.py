@@ -19,6 +19,33 @@ TREND_KINDS = ("region", "place", "actor", "watch")
 MAX_TREND_DAYS = 366
 
 
+# The query parameters, for the OpenAPI schema (the routes read them from the request, through the same
+# `filters` the pages use, so they are declared here rather than as function arguments).
+_PARAMS = {
+    "q": "a query in the watchlist language (docs/watchlists.md)",
+    "since": "active since: a duration back (6h, 7d) or an ISO date or time",
+    "until": "up to: an ISO date (the whole day) or time",
+    "feed": "only articles of this feed id (repeatable, or comma-separated)",
+    "region": "only articles about this country code (repeatable)",
+    "place": "only articles naming this gazetteer place id (repeatable)",
+    "actor": "only articles naming this gazetteer actor id (repeatable)",
+    "watch": "only articles this watch matched",
+    "story": "only articles of this story",
+    "limit": "results at most (1 to 500)",
+    "kind": "what to count: region, place, actor or watch",
+    "days": "days back from `until` (1 to 366)",
+    "top": "lines at most (1 to 20)",
+    "status": "only alerts in this delivery state",
+}
+_FILTERS = ("since", "until", "feed", "region", "place", "actor", "watch", "story", "limit")
+
+
+def documented(*names: str) -> dict[str, Any]:
+    """openapi_extra declaring these query parameters (all optional strings)."""
+    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": _PARAMS[n]} for n in names]}
+
+
 def console_of(request: Request) -> Console:
     c: Console = request.app.state.console
     return c
@@ -31,7 +58,7 @@ def health(request: Request) -> dict[str, Any]:
             "archive_backlog": rt.archive_writer.backlog()}
 
 
-@router.get("/stories")
+@router.get("/stories", openapi_extra=documented(*_FILTERS))
 def stories(request: Request) -> dict[str, Any]:
     c = console_of(request)
     rows = queries.story_rows(c.runtime().archive(), filters(request, c.clock(), "24h"), limit_of(request))
@@ -60,7 +87,7 @@ def article(request: Request, key: str) -> dict[str, Any]:
     return {"article": row, "matches": found.matches}
 
 
-@router.get("/search")
+@router.get("/search", openapi_extra=documented("q", *_FILTERS))
 def search_api(request: Request) -> dict[str, Any]:
     c = console_of(request)
     rt = c.runtime()
@@ -100,7 +127,7 @@ def trend_data(request: Request) -> dict[str, Any]:
     return data
 
 
-@router.get("/trends")
+@router.get("/trends", openapi_extra=documented("kind", "days", "top", "until"))
 def trends(request: Request) -> dict[str, Any]:
     return trend_data(request)
 
@@ -111,7 +138,7 @@ def feeds(request: Request) -> dict[str, Any]:
     return collect(rt.settings, rt.redis)
 
 
-@router.get("/alerts")
+@router.get("/alerts", openapi_extra=documented("status", "limit"))
 def alerts(request: Request) -> dict[str, Any]:
     rows = queries.alert_rows(console_of(request).runtime().archive(), request.query_params.get("status") or None,
                               limit=limit_of(request, 200))

@@ -72,7 +72,10 @@ def test_trends_count_stories_per_day(served: Served) -> None:
         m["watch_id"] for r in served.results.values() for m in r["matches"]}
     trends = served.get("/trends")
     assert trends.status_code == 200 and ">watches</option>" in trends.text and ">regions</option>" in trends.text
-    assert served.get("/api/openapi.json").json()["info"]["title"] == "Marsad"  # where docs/console.md says
+    schema = served.get("/api/openapi.json").json()  # where docs/console.md says, with the query parameters
+    assert schema["info"]["title"] == "Marsad"
+    assert {"q", "since", "region"} <= {x["name"] for x in schema["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"kind", "days"} <= {x["name"] for x in schema["paths"]["/api/trends"]["get"]["parameters"]}
 
 
 def test_watches_feeds_and_alerts_pages(served: Served) -> None:
