@@ -102,6 +102,7 @@ class Report:
     articles: int = 0  # scanned: parsed and inside the date range
     outside_dates: int = 0
     undated: int = 0  # scanned although they carry no usable date
+    bad_dates: int = 0  # of those, how many carry a date that does not parse
     bad: list[BadLine] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
@@ -116,6 +117,7 @@ class Report:
         return {
             "dry_run": True, "files": self.files, "since": iso(since), "until": iso(until),
             "articles": self.articles, "outside_dates": self.outside_dates, "undated": self.undated,
+            "bad_dates": self.bad_dates,
             "bad_lines": len(self.bad), "bad": [{"file": b.file, "line": b.line, "reason": b.reason}
                                                 for b in self.bad],
             "interrupted": self.interrupted, "seconds": round(self.seconds, 3),
@@ -144,6 +146,9 @@ def to_article(doc: Any) -> tuple[str, str, Article]:
         raise ValueError(f"not a JSON object but {type(doc).__name__}")
     norm = {key: next((doc[k] for k in names if doc.get(k) not in (None, "")), None)
             for key, names in ALIASES.items()}
+    for key in ("text", "abstract", "title", "url"):
+        if norm[key] is not None and not isinstance(norm[key], str):
+            raise ValueError(f"{key}: expected a string, got {type(norm[key]).__name__}")
     if not any(isinstance(v := norm[k], str) and v.strip() for k in ("text", "abstract")):
         raise ValueError("no text (and no abstract)")
     article = corpus_article(norm)  # the same Article `marsad eval` builds: abstract folded in, RFC 2822 date
@@ -214,6 +219,8 @@ def run(paths: list[Path], watches: list[Watch], classifier: _Classifier, matche
             date = article.published
             if date is None:
                 report.undated += 1
+                if any(doc.get(k) not in (None, "") for k in ALIASES["time"]):
+                    report.bad_dates += 1  # kept, as undated; said, since the date filter could not apply
             elif (since and date < since) or (until and date > until):
                 report.outside_dates += 1
                 continue

@@ -65,6 +65,7 @@ def render(report: Report, console: Console, show: int) -> None:
     """Per-watch counts, shares and first/last dates, then example matches and the bad lines."""
     notes = [f"{report.outside_dates:,} outside the dates"] if report.outside_dates else []
     notes += [f"{report.undated:,} undated (kept)"] if report.undated else []
+    notes += [f"{report.bad_dates:,} of them with a date that does not parse"] if report.bad_dates else []
     notes += [f"{len(report.bad):,} bad lines skipped"] if report.bad else []
     notes += ["INTERRUPTED: partial results"] if report.interrupted else []
     source = report.files[0] if report.files and report.files[0].startswith("archive:") else \

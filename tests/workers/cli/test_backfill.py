@@ -219,3 +219,19 @@ def test_backfill_is_a_command_of_the_marsad_group() -> None:
     cmd = main.commands["backfill"]
     assert cmd is cli_backfill.backfill
     assert "dry run" in (cmd.help or "") and "no Redis" in (cmd.help or "")
+
+
+def test_a_date_that_does_not_parse_is_said_a_field_of_the_wrong_type_is_named_and_dates_in_reverse_refused(
+        config: Path, tmp_path: Path) -> None:
+    good = json.loads(ARCHIVE.read_text(encoding="utf-8").splitlines()[0])
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in [
+        good | {"docno": "a", "time": "garbage-date"}, good | {"docno": "b", "text": ["a"]}]) + "\n",
+        encoding="utf-8")
+    data = as_json(config, odd)
+    assert data["articles"] == 1 and data["undated"] == 1 and data["bad_dates"] == 1
+    assert [b["reason"] for b in data["bad"]] == ["text: expected a string, got list"]
+    assert "1 of them with a date that does not parse" in run(config, odd).stdout
+    reverse = run(config, odd, "--since", "2018-10-01", "--until", "2018-09-01")
+    assert reverse.exit_code == 2 and "--until (2018-09-01 23:59) is before --since (2018-10-01 00:00)" in \
+        reverse.output
