@@ -30,7 +30,7 @@ def test_a_retry_the_broker_cannot_take_requeues_the_message_instead_of_dropping
     from celery import Celery
     from celery.exceptions import Reject
 
-    from workers.tasks import retry
+    from workers.tasks import retry_later
 
     with socket.socket() as s:  # a port nothing listens on: the broker is down
         s.bind(("127.0.0.1", 0))
@@ -46,7 +46,7 @@ def test_a_retry_the_broker_cannot_take_requeues_the_message_instead_of_dropping
     job.push_request(id="t1", retries=0, called_directly=False, is_eager=False, delivery_info={})
     try:
         with pytest.raises(Reject) as rejected:
-            raise retry(job, Transient("upstream 503"))
+            raise retry_later(job, Transient("upstream 503"))
     finally:
         job.pop_request()
     assert rejected.value.requeue is True

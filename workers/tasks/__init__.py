@@ -35,7 +35,7 @@ def countdown(retries: int, exc: BaseException, rng: random.Random | None = None
     return float(min(wait, MAX_RETRY_COUNTDOWN_S))
 
 
-def retry(task: Task, exc: BaseException) -> Exception:
+def retry_later(task: Task, exc: BaseException) -> Exception:
     """`task.retry` after `countdown`, to be raised. When the retry cannot be published (the broker is what
     failed), Celery rejects the message *without* requeue, and if Redis is back by the time the reject runs the
     message is gone (seen in tests/reliability/test_sentinel_failover.py). Requeued instead: the reject moves

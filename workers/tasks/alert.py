@@ -10,7 +10,7 @@ from feeds.models import Alert
 from workers.alerts import deliver
 from workers.app import app
 from workers.runtime import runtime
-from workers.tasks import MAX_RETRIES, RETRYABLE, retry
+from workers.tasks import MAX_RETRIES, RETRYABLE, retry_later
 
 
 @app.task(name="marsad.send_alert", bind=True, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
@@ -27,7 +27,7 @@ def send_alert(self: Task, alert: dict[str, object], sink_id: str) -> None:
             deliver.record_delivery(rt, alert, sink_id, "dead_letter", getattr(exc, "reason", repr(exc)))
             return
         deliver.record_delivery(rt, alert, sink_id, "retry", getattr(exc, "reason", repr(exc)))
-        raise retry(self, exc) from exc
+        raise retry_later(self, exc) from exc
     except Permanent as exc:
         deliver.record_delivery(rt, alert, sink_id, "dead_letter", exc.reason)
     finally:

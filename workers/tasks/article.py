@@ -9,7 +9,7 @@ from feeds.models import Entry
 from workers import flows
 from workers.app import app
 from workers.runtime import runtime
-from workers.tasks import MAX_DELIVERIES, MAX_RETRIES, RETRYABLE, retry
+from workers.tasks import MAX_DELIVERIES, MAX_RETRIES, RETRYABLE, retry_later
 
 
 @app.task(name="marsad.process_article", bind=True, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
@@ -26,6 +26,6 @@ def process_article(self: Task, entry: dict[str, object]) -> None:
         flows.process_entry(rt, Entry.from_dict(entry), lambda a, s: send_alert.delay(a.to_dict(), s))
         rt.attempts.clear(str(self.request.id))
     except RETRYABLE as exc:
-        raise retry(self, exc) from exc
+        raise retry_later(self, exc) from exc
     finally:
         structlog.contextvars.clear_contextvars()

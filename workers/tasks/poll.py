@@ -8,7 +8,7 @@ from celery import Task
 from workers import flows
 from workers.app import app
 from workers.runtime import runtime
-from workers.tasks import RETRYABLE, retry
+from workers.tasks import RETRYABLE, retry_later
 
 
 @app.task(name="marsad.tick", acks_late=True, ignore_result=True)
@@ -34,7 +34,7 @@ def poll_feed(self: Task, feed_id: str) -> None:
             return
         flows.poll_feed(rt, feed, lambda e: process_article.delay(e.to_dict()))
     except RETRYABLE as exc:
-        raise retry(self, exc) from exc
+        raise retry_later(self, exc) from exc
     finally:
         structlog.contextvars.clear_contextvars()
 

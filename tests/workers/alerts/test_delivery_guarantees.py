@@ -36,7 +36,8 @@ from workers.daemon.embedded import EmbeddedRedis
 
 CLAIM_TTL_S = 4
 OVERRIDES = {"alert_claim_ttl_s": CLAIM_TTL_S, "max_retries": 6, "countdown_base": 0.25}
-# The harness boot, plus the retry overrides (send_alert reads MAX_RETRIES and countdown at call time).
+# The harness boot, plus the retry overrides (read at call time: MAX_RETRIES by send_alert, countdown by the
+# task base's retry_later).
 BOOT = """
 import json, os, sys
 ov = json.loads(os.environ.get("MARSAD_TEST_OVERRIDES") or "{}")
@@ -47,7 +48,8 @@ ta.MAX_RETRIES = int(ov["max_retries"])
 base = float(ov["countdown_base"])
 def countdown(retries, exc):
     return max(base * 2 ** retries, float(getattr(exc, "retry_after", None) or 0))
-ta.countdown = countdown
+import workers.tasks as tasks
+tasks.countdown = countdown
 from workers.cli.main import main
 sys.argv[0] = "marsad"
 main()
