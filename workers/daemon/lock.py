@@ -29,6 +29,8 @@ def hold(data_dir: Path) -> IO[str]:
         fh.close()
         raise AlreadyRunning(f"{data_dir}: another `marsad up` is running with this data_dir (pid {holder}); "
                              "stop it first, or give this one its own data_dir in marsad.yaml") from None
+    except OSError:  # a filesystem without flock (some network mounts): run unguarded rather than not at all
+        return fh
     fh.seek(0)
     fh.truncate()
     fh.write(f"{os.getpid()}\n")
