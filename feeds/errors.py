@@ -1,6 +1,10 @@
-"""The closed error taxonomy of the pipeline: retry, drop, or reject input/config."""
+"""The closed error taxonomy of the pipeline: retry, drop, or reject input/config; and the "did you mean" hint
+its messages share."""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class MarsadError(Exception):
@@ -29,3 +33,9 @@ class Permanent(MarsadError):
 
 class InvalidInput(MarsadError):
     """Input or configuration that cannot be used as given (bad query, bad YAML field)."""
+
+
+def did_you_mean(value: str, known: Iterable[str], n: int = 3, cutoff: float = 0.5) -> str:
+    """"; did you mean a, b?" naming the known values closest to a wrong one, or "" when none is close."""
+    near = difflib.get_close_matches(value, sorted(known), n=n, cutoff=cutoff)
+    return f"; did you mean {', '.join(near)}?" if near else ""

@@ -27,7 +27,7 @@ def feed_health(fid: str, feed: FeedSource, st: dict[str, str], now: float) -> d
     gap = schedule.rhythm(state.new_item_times)
     return {"id": fid, "name": feed.name, "url": feed.url,
             "state": schedule.health(feed, state, now) if st else "never polled",
-            "last_poll": _time(st.get("last_poll")), "last_success": _time(st.get("last_success")),
+            "last_poll": state.last_poll, "last_success": state.last_success,
             "last_error": st.get("last_error") or None, "failures": state.failures,
             "last_new": int(st.get("last_new") or 0), "items_total": int(st.get("items_total") or 0),
             "items_per_day": round(int(st.get("items_total") or 0) / days, 1),

@@ -67,7 +67,9 @@ def read_opml(data: bytes) -> list[FeedSource]:
         # Marsad's own attributes (write_opml), so an export re-imports as it was; anything odd is ignored
         interval = (node.get("marsadInterval") or "").strip()
         feeds.append(FeedSource(id=feed_id, url=url, name=name,
-                                interval_s=int(interval) if interval.isdigit() and 0 < int(interval) <= MAX_INTERVAL_S
+                                # (length first: int() of thousands of digits is refused, not a number)
+                                interval_s=int(interval) if interval.isdigit() and len(interval) <= 7
+                                and 0 < int(interval) <= MAX_INTERVAL_S
                                 else FeedSource.interval_s,
                                 fetch_pages=(node.get("marsadFetchPages") or "").strip().lower() != "false"))
     if bad:  # every bad outline at once, not one per run

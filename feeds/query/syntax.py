@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from feeds.errors import InvalidInput
+from feeds.errors import InvalidInput, did_you_mean
 from feeds.nlp.arabic import tokenize
 
 # The article "ال" is optional wherever a query word is matched; it is stripped from the query word only
@@ -255,8 +254,7 @@ class _Parser:
         field = _FIELD_LIKE.match(raw)
         if field:  # "regoin:SY", "Region:SY", "titel:(": a field misspelt would silently search for a word
             name = field.group(1)
-            near = difflib.get_close_matches(name.lower(), _FIELDS, n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]}:?" if near else ""
+            hint = did_you_mean(name.lower() + ":", [f + ":" for f in _FIELDS], n=1, cutoff=0.6)
             want = f"a known field ({', '.join(f + ':' for f in _FIELDS)})"
             raise QueryError(f"column {tok.pos + 1}: expected {want}, got {name + ':'!r}{hint} (to search for the "
                              "text itself, quote it)", tok.pos + 1, want)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from feeds.errors import InvalidInput
+from feeds.errors import InvalidInput, did_you_mean
 from feeds.models import Article, Classification, MentionKind, Span, Watch, WatchMatch
 from feeds.query.evaluate import Doc, Result, evaluate
 from feeds.query.explain import ExplainNode, Explanation
@@ -89,8 +88,11 @@ class WatchSet:
         return len(self._compiled)
 
     @classmethod
-    def compile(cls, watches: Sequence[Watch], known_ids: Callable[[MentionKind], set[str]]) -> WatchSet:
-        """Parse and check every query; raise QueryError (an InvalidInput) listing every problem, one per line."""
+    def compile(cls, watches: Sequence[Watch], known_ids: Callable[[MentionKind], set[str]],
+                feed_ids: set[str] | None = None) -> WatchSet:
+        """Parse and check every query; raise QueryError (an InvalidInput) listing every problem, one per line.
+        With `feed_ids` (the configured feeds), a `feed:` filter must name one of them too; without (a query typed
+        into the console or backfill), any feed may be named, as the archive keeps feeds since removed."""
         problems: list[str] = []
         first: tuple[int, str] | None = None  # column and expectation of the first problem
         compiled: list[_Compiled] = []
@@ -109,6 +111,12 @@ class WatchSet:
                 continue
             bad = False
             for node in walk(root):
+                if node.kind == "filter" and node.field == "feed" and feed_ids is not None \
+                        and node.value not in feed_ids:
+                    bad = True
+                    hint = did_you_mean(node.value, feed_ids) or f" ({len(feed_ids)} feeds configured)"
+                    problems.append(f"{where}: column {node.column}: unknown feed id {node.value!r}{hint}")
+                    first = first or (node.column, "a configured feed id")
                 if node.kind != "entity":
                     continue
                 kind: MentionKind = node.field  # type: ignore[assignment]
@@ -118,9 +126,8 @@ class WatchSet:
                 if node.value in ids:
                     continue
                 bad = True
-                near = difflib.get_close_matches(node.value, sorted(ids), n=3, cutoff=0.5)
                 # with no close id, ten arbitrary ones would only mislead: say how to find the right one
-                hint = f"; did you mean {', '.join(near)}?" if near else (
+                hint = did_you_mean(node.value, ids) or (
                     f"; none of the gazetteer's {len(ids):,} {kind} ids is close (`marsad classify` on an article "
                     "shows the ids it finds)" if ids else "; the gazetteer has none")
                 problems.append(f"{where}: column {node.column}: unknown {kind} id {node.value!r}{hint}")

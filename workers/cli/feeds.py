@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -221,8 +222,6 @@ def import_(opml_file: str, into: str | None, config: str | None, skip_existing:
 def _unreachable(feeds: list[FeedSource], main: Any) -> list[str]:
     """Imported feeds whose host is an address the fetcher refuses (written as an IP, or localhost): each poll
     of them will fail until the config allows it. Names are not resolved here (that is the fetch's job)."""
-    import ipaddress
-
     from feeds.ingest.http import ALLOW_HINT
     from feeds.ingest.netguard import address_block_reason
 

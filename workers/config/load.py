@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from feeds.ingest import sources
 from feeds.models import FeedSource, Watch
 from feeds.nlp.gazetteer import Gazetteer, default_gazetteer_paths, load_gazetteer
 from feeds.query.load import load_watch_examples, load_watches
-from feeds.query.syntax import QueryError, parse_query, walk
 from feeds.query.watchset import WatchSet
 from feeds.relevance.examples import Example
 from workers.alerts import sinks
@@ -173,7 +171,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         watches = load_watches(watch_paths)
     except InvalidInput as exc:
         problems.append(exc.reason)
-    problems.extend(_watch_references(watches, set(main.sinks), set(feeds)))
+    problems.extend(_unknown_sinks(watches, set(main.sinks)))
     examples: dict[str, list[Example]] = {}
     files.extend(Path(w.examples) for w in watches if w.examples)  # a changed examples file reloads (retrains)
     try:
@@ -182,7 +180,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
         problems.append(exc.reason)
     if gazetteer is not None:
         try:
-            watchset = WatchSet.compile(watches, gazetteer.ids)
+            watchset = WatchSet.compile(watches, gazetteer.ids, set(feeds))
         except InvalidInput as exc:
             problems.append(exc.reason)
     for name, block in (("spikes", main.spikes), ("ops", main.ops)):
@@ -223,27 +221,18 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
     )
 
 
-def _watch_references(watches: list[Watch], sink_ids: set[str], feed_ids: set[str]) -> list[str]:
-    """The sinks a watch notifies and the feeds its query names (feed:ID) that the config does not have."""
+def _unknown_sinks(watches: list[Watch], sink_ids: set[str]) -> list[str]:
+    """The sinks a watch notifies that the config does not have (the feeds its query names are checked with the
+    query, by WatchSet.compile)."""
     out: list[str] = []
     per_file: dict[str, int] = {}
     for w in watches:
         n = per_file.get(w.source, 0)
         per_file[w.source] = n + 1
-        where = f"{w.source}: watches[{n}] {w.id}"
         for i, sid in enumerate(w.notify):
             if sid not in sink_ids:
                 known = ", ".join(sorted(sink_ids)) or "none"
-                out.append(f"{where}: notify[{i}]: unknown sink {sid!r} (known: {known})")
-        try:
-            nodes = walk(parse_query(w.query))
-        except QueryError:
-            continue  # reported by the watch set's compile, with its column
-        for node in nodes:
-            if node.kind == "filter" and node.field == "feed" and node.value not in feed_ids:
-                near = difflib.get_close_matches(node.value, sorted(feed_ids), n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(near)}?" if near else f" ({len(feed_ids)} feeds configured)"
-                out.append(f"{where}: query: column {node.column}: unknown feed id {node.value!r}{hint}")
+                out.append(f"{w.source}: watches[{n}] {w.id}: notify[{i}]: unknown sink {sid!r} (known: {known})")
     return out
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from feeds.errors import did_you_mean
 
 
 def fmt(file: Path, loc: tuple[int | str, ...], msg: str) -> str:
@@ -27,8 +28,7 @@ def pydantic_lines(file: Path, err: ValidationError, model: type[BaseModel] | No
             known = _keys_at(model, loc[:-1]) if model is not None else None
             msg = "unknown field"
             if known:
-                near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-                msg += (f"; did you mean {near[0]}?" if near else "") + f" (known: {', '.join(known)})"
+                msg += did_you_mean(str(loc[-1]), known, n=1, cutoff=0.6) + f" (known: {', '.join(known)})"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         out.append(fmt(file, prefix + loc, msg))

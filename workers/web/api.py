@@ -109,7 +109,7 @@ def trend_params(request: Request) -> tuple[str, int, int]:
     nums: list[int] = []
     for name, default, most in (("days", 14, MAX_TREND_DAYS), ("top", 8, 20)):
         raw = (p.get(name) or str(default)).strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= most:
+        if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= most:  # length first: int() of a huge one
             raise InvalidInput(f"{name}: a whole number from 1 to {most}, not {raw[:40]!r}")
         nums.append(int(raw))
     return kind, nums[0], nums[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +11,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from feeds.errors import InvalidInput
+from feeds.errors import InvalidInput, did_you_mean
+from feeds.models import MentionKind
 from workers.archive.search import Filters
 from workers.config.env import parse_duration
 from workers.runtime import Runtime
@@ -80,14 +80,13 @@ def _known(rt: Runtime, f: Filters) -> None:
     is), not a silent empty result. Feeds and watches are not checked: the archive keeps those since removed
     from the config, and they stay searchable."""
     gazetteer = rt.settings.gazetteer
-    for name, given, ids in (("region", f.regions, gazetteer.ids("region")),
-                             ("place", f.places, gazetteer.ids("place")),
-                             ("actor", f.actors, gazetteer.ids("actor"))):
-        for value in given:
-            if value not in ids:
-                near = difflib.get_close_matches(value, sorted(ids), n=3, cutoff=0.6)
-                raise InvalidInput(f"{name}: unknown id {value[:60]!r}" + (f"; did you mean {', '.join(near)}?"
-                                                                          if near else ""))
+    kinds: tuple[tuple[MentionKind, tuple[str, ...]], ...] = (("region", f.regions), ("place", f.places),
+                                                              ("actor", f.actors))
+    for kind, given in kinds:
+        for value in given:  # a lookup each; the whole id list only to name the near ones of a wrong one
+            if gazetteer.get(kind, value) is None:
+                raise InvalidInput(f"{kind}: unknown id {value[:60]!r}"
+                                   + did_you_mean(value, gazetteer.ids(kind), cutoff=0.6))
 
 
 def limit_of(request: Request, default: int = 100) -> int:

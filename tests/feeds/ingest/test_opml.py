@@ -27,6 +27,13 @@ def test_export_then_import_round_trips_ids_names_and_urls() -> None:
     assert [(f.id, f.url, f.name) for f in back] == [(f.id, f.url, f.name) for f in FEEDS]
 
 
+@pytest.mark.parametrize(("given", "interval"), [("600", 600), ("0", 300), ("-5", 300), ("abc", 300),
+                                                ("9" * 5000, 300), (str(8 * 86400), 300)])
+def test_an_odd_interval_attribute_falls_back_to_the_default(given: str, interval: int) -> None:
+    opml = f'<opml version="2.0"><body><outline text="a" xmlUrl="https://a.example/rss" marsadInterval="{given}"/>'
+    assert [f.interval_s for f in read_opml((opml + "</body></opml>").encode())] == [interval]
+
+
 def test_import_flattens_categories_and_derives_unique_ids() -> None:
     data = b"""<?xml version="1.0"?><opml version="1.0"><head/><body>
       <outline text="Middle East">

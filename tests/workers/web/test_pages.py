@@ -100,7 +100,7 @@ def test_every_page_sends_the_security_headers(served: Served) -> None:
 
 def test_bad_parameters_are_said_on_pages_and_in_the_api_and_a_missing_page_is_a_page(served: Served) -> None:
     for path in ("/trends?days=abc", "/trends?kind=bogus", "/api/trends?days=0", "/api/trends?days=-1",
-                 "/stories?place=nosuch", "/api/stories?region=XX"):
+                 "/api/trends?days=" + "9" * 5000, "/stories?place=nosuch", "/api/stories?region=XX"):
         res = served.get(path)
         assert res.status_code == 400, (path, res.status_code)
         text = res.text if not path.startswith("/api/") else res.json()["error"]
