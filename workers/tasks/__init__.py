@@ -6,6 +6,7 @@ import random
 import time
 from typing import Any
 
+import kombu.exceptions
 import redis
 from celery import Task
 from celery.exceptions import Reject
@@ -16,8 +17,11 @@ from workers.config.limits import MAX_RETRY_COUNTDOWN_S
 from workers.daemon import watchdog  # noqa: F401  (connects the worker's liveness and self-restart signals)
 
 # The closed set of errors worth retrying. Everything else is a bug or a Permanent outcome.
+# kombu's OperationalError is Redis being down seen through a publish (an article task enqueueing its alerts):
+# without it the task failed "unexpectedly", was acked, and its alerts were lost (tests/reliability/
+# test_sentinel_failover.py, once).
 RETRYABLE: tuple[type[BaseException], ...] = (Transient, redis.exceptions.ConnectionError,
-                                              redis.exceptions.TimeoutError)
+                                              redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
 MAX_RETRIES = 8
 # Deliveries of one message (retries and redeliveries after crashes) before it is quarantined.
 MAX_DELIVERIES = MAX_RETRIES + 4
