@@ -201,19 +201,28 @@ def check(config: str | None) -> None:
 @config_option
 @click.option("--port", default=9108, show_default=True, help="Port of the /metrics endpoint.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; the endpoint has no authentication, so expose it with care.")
+              help="Address to listen on; any but a loopback one needs $MARSAD_METRICS_PASSWORD (HTTP Basic).")
 def metrics(config: str | None, port: int, host: str) -> None:
-    """Serve Prometheus metrics (shared counters, histograms, queue depths, worker heartbeats) from Redis."""
-    import time
+    """Serve Prometheus metrics (shared counters, histograms, queue depths, worker heartbeats) from Redis.
 
-    from prometheus_client import CollectorRegistry, start_http_server
+    With $MARSAD_METRICS_PASSWORD set, every scrape needs HTTP Basic credentials (user $MARSAD_METRICS_USER,
+    default "prometheus"); without it, the endpoint listens on a loopback address only.
+    """
+    from prometheus_client import CollectorRegistry
 
+    from workers.daemon import metrics_http
     from workers.daemon.metrics import RedisCollector
 
     settings = load(config)
-    registry = CollectorRegistry()
-    registry.register(RedisCollector(require_redis(settings)))
-    start_http_server(port, addr=host, registry=registry)
-    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
-    while True:
-        time.sleep(3600)
+    password = os.environ.get(metrics_http.PASSWORD_ENV) or None
+    user = os.environ.get(metrics_http.USER_ENV) or "prometheus"
+    try:
+        metrics_http.check_bind(host, password)
+        registry = CollectorRegistry()
+        registry.register(RedisCollector(require_redis(settings)))
+        httpd = metrics_http.server(registry, host, port, user, password)
+    except InvalidInput as exc:
+        raise click.ClickException(exc.reason) from None
+    auth = " (HTTP Basic)" if password else ""
+    click.echo(f"metrics on http://{host}:{httpd.server_port}/metrics{auth}", err=True)
+    httpd.serve_forever()
