@@ -15,7 +15,7 @@ from feeds.errors import InvalidInput
 
 CONFIG_HELP = "Path to marsad.yaml (default: $MARSAD_CONFIG or config/marsad.yaml)."
 config_option = click.option("--config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-_chosen: dict[str, bool] = {"format": False}
+_chosen: dict[str, Any] = {"format": False, "level": None}  # what start_logging chose, for load()
 
 
 class IsoDate(click.ParamType[datetime]):
@@ -36,12 +36,15 @@ class IsoDate(click.ParamType[datetime]):
 ISO_DATE = IsoDate()
 
 
-def start_logging(log_format: str | None) -> None:
-    """Logging before anything else runs; the flag (or $MARSAD_LOG_FORMAT) wins over the config's log_format."""
+def start_logging(log_format: str | None, daemon: bool = True) -> None:
+    """Logging before anything else runs; the flag (or $MARSAD_LOG_FORMAT) wins over the config's log_format.
+    A command that is not a daemon logs warnings and errors only, unless $MARSAD_LOG_LEVEL says otherwise:
+    what it did is its own output (`why` already says whether the model was active, for one)."""
     from workers.logging import setup_logging
 
     _chosen["format"] = bool(log_format or os.environ.get("MARSAD_LOG_FORMAT"))
-    setup_logging(fmt=log_format)
+    _chosen["level"] = os.environ.get("MARSAD_LOG_LEVEL") or ("INFO" if daemon else "WARNING")
+    setup_logging(level=_chosen["level"], fmt=log_format)
 
 
 def load(config: str | None) -> Any:
@@ -59,7 +62,7 @@ def load(config: str | None) -> Any:
             click.echo(line, err=True)
         sys.exit(1)
     if not _chosen["format"] and settings.log_format != "auto":
-        setup_logging(fmt=settings.log_format)
+        setup_logging(level=_chosen["level"], fmt=settings.log_format)
     return settings
 
 
