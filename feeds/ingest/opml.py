@@ -36,8 +36,9 @@ def _feed_id(url: str, title: str) -> str:
     return slug(f"{host} {path}" if host else title)
 
 
-def read_opml(data: bytes) -> list[FeedSource]:
-    """Every outline with an xmlUrl (nested categories flattened), unique by URL and id."""
+def read_opml(data: bytes, repeats: list[str] | None = None) -> list[FeedSource]:
+    """Every outline with an xmlUrl (nested categories flattened), unique by URL and id; an outline whose URL
+    came before (a feed filed in two folders) is left out, and its text appended to `repeats` if given."""
     if len(data) > MAX_OPML_BYTES:
         raise InvalidInput(f"OPML file too large: > {MAX_OPML_BYTES // 1_000_000} MB")
     try:
@@ -52,7 +53,12 @@ def read_opml(data: bytes) -> list[FeedSource]:
     bad: list[str] = []
     for node in root.iter("outline"):
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
-        if not url or url in seen_urls:
+        if not url:
+            continue
+        if url in seen_urls:
+            if repeats is not None:
+                repeats.append(f"outline {(node.get('text') or node.get('title') or '').strip()[:80]!r}: "
+                               f"{url[:200]} is listed earlier in the file")
             continue
         if urlsplit(url).scheme not in ("http", "https"):
             bad.append(f"outline {node.get('text') or url!r}: xmlUrl must be http(s), got {url[:80]!r}")

@@ -193,12 +193,13 @@ def import_(opml_file: str, into: str | None, config: str | None, skip_existing:
     from feeds.ingest.opml import read_opml
 
     target, existing, main = _targets(config, into)
+    repeats: list[str] = []
     try:
-        found = read_opml(Path(opml_file).read_bytes())
+        found = read_opml(Path(opml_file).read_bytes(), repeats)
     except InvalidInput as e:
         _fail(f"{opml_file}: {e.reason}")
     new: list[FeedSource] = []
-    skipped: list[str] = []
+    skipped: list[str] = repeats  # the same feed twice in one file: imported once, the other said and counted
     for f in found:
         problem = _conflicts([f], [*existing, *new])
         if problem and skip_existing:

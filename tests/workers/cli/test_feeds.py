@@ -253,3 +253,13 @@ def test_import_names_every_bad_outline_and_warns_of_addresses_the_fetcher_refus
     assert res.stderr.splitlines() == ["warning: feed 192-168-1-10: blocked: private address 192.168.1.10 (allowed "
                                        "only with fetch.allow_private_addresses: true in marsad.yaml); its polls "
                                        "will fail"]
+
+
+def test_a_feed_filed_twice_in_the_opml_is_imported_once_and_said(config: Path, tmp_path: Path) -> None:
+    twice = '<outline text="Again" xmlUrl="https://www.france24.com/ar/rss"/>'
+    (tmp_path / "subs.opml").write_text(OPML.replace("</body>", twice + "</body>"), encoding="utf-8")
+    res = CliRunner().invoke(cli(), ["feeds", "import", str(tmp_path / "subs.opml"), "--config", str(config)])
+    assert res.exit_code == 0, res.output
+    assert "skipped: outline 'Again': https://www.france24.com/ar/rss is listed earlier in the file" in res.output
+    assert "(1 skipped)" in res.output
+    assert [g[1] for g in feeds_in(tmp_path / "feeds.yaml")].count("https://www.france24.com/ar/rss") == 1
