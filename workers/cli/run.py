@@ -224,5 +224,6 @@ def metrics(config: str | None, port: int, host: str) -> None:
     except InvalidInput as exc:
         raise click.ClickException(exc.reason) from None
     auth = " (HTTP Basic)" if password else ""
-    click.echo(f"metrics on http://{host}:{httpd.server_port}/metrics{auth}", err=True)
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    click.echo(f"metrics on http://{shown}:{httpd.server_port}/metrics{auth}", err=True)
     httpd.serve_forever()

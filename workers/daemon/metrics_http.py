@@ -81,6 +81,7 @@ class _Threading(socketserver.ThreadingMixIn, WSGIServer):
 def server(registry: CollectorRegistry, host: str, port: int, user: str, password: str | None) -> WSGIServer:
     """The bound server (call `serve_forever`); InvalidInput when the bind is refused or impossible."""
     check_bind(host, password)
+    host = host.strip("[]")  # "[::1]" as written in a URL
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("MetricsServer", (_Threading,), {"address_family": family})
     try:
