@@ -168,14 +168,19 @@ class _Holder:
         sig = _signature(current.settings.files)
         if sig == self.sig:
             return
-        self.sig = sig
         try:
             settings = load_settings(current.settings.path)
+            rt = Runtime(settings, client=current.redis, archive=current.keep_archive(settings.archive_url))
         except InvalidInput as exc:
             # Keep running the last good config; the user sees why in the log and in `marsad check`.
+            self.sig = sig
             log.error("config_reload_failed", errors=exc.reason.splitlines())
             return
-        self.rt = Runtime(settings, client=current.redis, archive=current.keep_archive(settings.archive_url))
+        except Exception as exc:  # a bug or a passing failure, not the user's file: the task must not fail for
+            # it, so the last good config keeps running and the next check (after reload_s) tries again
+            log.error("config_reload_failed", errors=[f"{type(exc).__name__}: {exc}"], effect="retried later")
+            return
+        self.sig, self.rt = sig, rt
         log.info("config_reloaded", feeds=len(settings.feeds), watches=len(settings.watches))
 
     def preload(self, settings: Settings) -> None:

@@ -139,7 +139,8 @@ def find_feed(url: str, fetch: Callable[[str], FetchResult]) -> tuple[str, str]:
 
 
 def _title(body: bytes) -> str:
-    match = re.search(r"<title[^>]*>(.*?)</title>", decode_html(body, {})[:20_000], re.S | re.I)
+    # linear: a failed scan stops at the next "<" (".*?</title>" rescanned to the end from every "<title")
+    match = re.search(r"<title[^<>]*>([^<]*)</title>", decode_html(body, {})[:20_000], re.I)
     if not match:
         return ""
     text = re.sub(r"<!\[CDATA\[|\]\]>|<[^>]+>", "", match.group(1))

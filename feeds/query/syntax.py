@@ -117,7 +117,7 @@ class _Parser:
         self.depth = 0
 
     def nest(self) -> None:
-        """Enter one level (a group, a NOT, a NEAR link); fail past MAX_DEPTH."""
+        """Enter one level (a group, a NOT, a NEAR link, a scope); fail past MAX_DEPTH."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.fail(f"at most {MAX_DEPTH} levels of nesting")
@@ -278,7 +278,9 @@ class _Parser:
             nxt = self.peek()
             if nxt.kind not in ("lparen", "quote", "word", "field"):
                 raise self.fail(f"'(', a word or a phrase after {name}:")
+            self.nest()  # title:title:…x nests without a parenthesis: it counts as a level too
             child = self.primary()
+            self.depth -= 1
             if child.kind == "filter":
                 raise QueryError(f"column {child.column}: expected words or entities inside {name}:, got "
                                  f"{child.text!r}", child.column, f"words or entities inside {name}:")

@@ -4,6 +4,7 @@ in well under a second of work, never a MemoryError, a RecursionError or a stall
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ def test_deeply_nested_yaml_is_refused() -> None:
 
 
 @pytest.mark.parametrize("query", ["(" * 5000 + "إدلب" + ")" * 5000, "NOT " * 3000 + "إدلب",
-                                   " NEAR/2 ".join(["إدلب"] * 1500), "title:(" * 1000 + "إدلب" + ")" * 1000])
+                                   " NEAR/2 ".join(["إدلب"] * 1500), "title:(" * 1000 + "إدلب" + ")" * 1000,
+                                   "title:" * 2000 + "إدلب", "lead:" * 2000 + "إدلب"])
 def test_deep_queries_are_check_errors_naming_the_watch(tmp_path: Path, query: str) -> None:
     f = tmp_path / "w.yaml"
     f.write_text("watches:\n  - id: deep\n    query: '" + query + "'\n", encoding="utf-8")
@@ -100,3 +102,64 @@ def test_an_endless_page_is_cut_with_a_note() -> None:
     html = "<html><head><title>عنوان</title></head><body><article>" + paras + "</article></body></html>"
     art = extract_article(html.encode(), {"Content-Type": "text/html; charset=utf-8"}, "https://example.org/a")
     assert len(art.text) == MAX_TEXT_CHARS and art.note.startswith(f"text cut at {MAX_TEXT_CHARS:,} of ")
+
+
+def quick(seconds: float, fn: Any) -> Any:
+    """fn's value, failing if it took longer than `seconds`. For work inside one regex call: `re` holds the
+    GIL, so `within` could not stop it; these sizes keep the old, quadratic or exponential, code to seconds."""
+    t0 = time.monotonic()
+    value = fn()
+    assert time.monotonic() - t0 < seconds, f"took {time.monotonic() - t0:.1f} s"
+    return value
+
+
+# Shapes on which a regex rescanned to the end from every start: each took 5-15 s at these sizes before (and
+# hours at 5 MB); linear, each is well under 0.1 s.
+HOSTILE_FRAGMENTS = {"lt": "<" * 100_000, "unclosed_scripts": "<script " * 30_000,
+                     "unclosed_tags_before_punct": "<b :" * 30_000, "breaks": "<br" * 40_000}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FRAGMENTS))
+def test_feed_text_cleaning_is_linear_on_hostile_markup(name: str) -> None:
+    from feeds.ingest.sources.rss import MAX_SUMMARY, html_to_text
+
+    assert len(quick(2, lambda: html_to_text(HOSTILE_FRAGMENTS[name]))) <= MAX_SUMMARY
+
+
+def test_script_and_style_blocks_go_even_unclosed() -> None:
+    from feeds.ingest.sources.rss import html_to_text
+
+    assert html_to_text("<p>أ<script>x()</script>ب <STYLE a=1>p{}</style >ج</p> د<script>لا يغلق") == "أ ب ج\nد"
+
+
+@pytest.mark.parametrize("body", [b"<!ENTITY>" + b"<!DOCTYPE[" * 60_000, b"<!ENTITY" * 60_000,
+                                  b'<!DOCTYPE r [<!ENTITY a "b">' + b"] ]" * 60_000])
+def test_entity_stripping_is_linear(body: bytes) -> None:
+    from feeds.ingest.sources.rss import strip_entity_declarations
+
+    out = quick(2, lambda: strip_entity_declarations(body))
+    assert len(out) <= len(body) and b"<!ENTITY a" not in out
+
+
+def test_a_page_of_unclosed_link_tags_is_linear() -> None:
+    page = ("<html><head>" + "<link" * 40_000 + "</head><body><p>نص</p></body></html>").encode()
+    art = quick(3, lambda: extract_article(page, {"Content-Type": "text/html; charset=utf-8"},
+                                           "https://example.org/a"))
+    assert art.url == "https://example.org/a"
+
+
+def test_many_comments_before_a_feed_do_not_backtrack() -> None:
+    """The HTML-page check matched `(<!--.*?-->\\s*)*` and backtracked over every way to split the comments,
+    doubling the time per comment: 27 took 15 s, and the 4 KB it reads holds 580."""
+    from feeds.errors import Permanent
+    from feeds.ingest.sources.rss import parse_feed
+    from feeds.models import FeedSource
+
+    body = b"<!---->" * 27 + b"<nonsense/>"
+
+    def refused() -> str:
+        with pytest.raises(Permanent) as err:
+            parse_feed(body, FeedSource(id="f", url="https://example.org/f", name="f"), "https://example.org/f")
+        return err.value.reason
+
+    assert quick(2, refused) == "not a feed: no RSS/Atom/RDF elements"

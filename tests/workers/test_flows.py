@@ -128,6 +128,29 @@ def test_hot_reload_takes_a_valid_change_and_refuses_a_broken_one(rt: Runtime, m
     assert json.dumps(sorted(third.watches)) == json.dumps(sorted(second.watches))
 
 
+def test_a_reload_that_fails_unexpectedly_keeps_the_last_config_and_is_tried_again(rt: Runtime,
+                                                                                    monkeypatch: Any) -> None:
+    import workers.runtime as runtime_module
+
+    monkeypatch.setenv("MARSAD_CONFIG", str(rt.settings.path))
+    holder = _Holder()
+    first = holder.get()
+    real = runtime_module.Runtime
+
+    def failing(*args: Any, **kwargs: Any) -> Runtime:
+        raise RecursionError("maximum recursion depth exceeded")  # a bug, not the user's file
+
+    monkeypatch.setattr(runtime_module, "Runtime", failing)
+    watch_file = rt.settings.path.parent / "watchlists" / "extra.yaml"
+    watch_file.write_text("watches:\n  - {id: extra, name: Extra, query: سرت, notify: [console]}\n", encoding="utf-8")
+    time.sleep(0.05)
+    assert holder.get() is first  # no exception reaches the task; the last good config runs
+    monkeypatch.setattr(runtime_module, "Runtime", real)
+    time.sleep(0.05)
+    again = holder.get()  # the same edit, tried again at the next check
+    assert again is not first and "extra" in again.watches
+
+
 def test_a_copy_from_another_outlet_sends_one_follow_up_when_the_watch_asks(
         tmp_path: Path, site: _Server, redis_server: EmbeddedRedis, redis_client: redis.Redis) -> None:
     cfg = tmp_path / "fu"
