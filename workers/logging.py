@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, Literal
@@ -31,6 +32,20 @@ def wants_json(fmt: str, stream: Any = None) -> bool:
 
 def _drop_color_message(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event.pop("color_message", None)
+    return event
+
+
+# C0/C1 control characters: a URL or page text that a library logs (trafilatura logs the redirect target it
+# discards) must not clear the analyst's terminal, colour it or start a forged log line.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The message with control characters written as escapes (\\x1b); JSON escapes them anyway, but the
+    console renderer prints the message as it is (other values it prints as repr)."""
+    msg = event.get("event")
+    if isinstance(msg, str) and _CONTROLS.search(msg):
+        event["event"] = _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", msg)
     return event
 
 
@@ -63,7 +78,7 @@ def setup_logging(level: str | None = None, fmt: str | None = None, stream: Any 
         # `color_message` (the message again, with terminal colour codes) dropped.
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message,
                            structlog.processors.format_exc_info],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _escape_event, renderer],
     ))
     root = logging.getLogger()
     root.handlers = [handler]

@@ -32,8 +32,11 @@ def address_block_reason(ip: str) -> str | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     for attr, label in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                        ("is_unspecified", "unspecified"), ("is_reserved", "reserved"), ("is_private", "private")):
-        if getattr(addr, attr):
+                        ("is_unspecified", "unspecified"), ("is_reserved", "reserved"), ("is_private", "private"),
+                        # fec0::/10: deprecated (RFC 3879) but still routed inside some sites; ipaddress counts
+                        # it as global. IPv4 addresses have no such attribute.
+                        ("is_site_local", "site-local")):
+        if getattr(addr, attr, False):
             return f"blocked: {label} address {addr}"
     if not addr.is_global:  # shared (100.64/10), benchmarking, documentation ranges …
         return f"blocked: non-public address {addr}"

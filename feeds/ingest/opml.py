@@ -50,6 +50,7 @@ def read_opml(data: bytes, repeats: list[str] | None = None) -> list[FeedSource]
     feeds: list[FeedSource] = []
     seen_urls: set[str] = set()
     seen_ids: set[str] = set()
+    next_suffix: dict[str, int] = {}
     bad: list[str] = []
     for node in root.iter("outline"):
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
@@ -65,9 +66,11 @@ def read_opml(data: bytes, repeats: list[str] | None = None) -> list[FeedSource]
             continue
         name = (node.get("title") or node.get("text") or url).strip()
         base_id = slug(node.get("marsadId") or "", "") or _feed_id(url, name)
-        feed_id, n = base_id, 2
+        # the next free suffix is remembered per id: 5,000 outlines of one id try one suffix each, not 1…n
+        feed_id, n = base_id, next_suffix.get(base_id, 2)
         while feed_id in seen_ids:
             feed_id, n = f"{base_id}-{n}", n + 1
+        next_suffix[base_id] = n
         seen_urls.add(url)
         seen_ids.add(feed_id)
         # Marsad's own attributes (write_opml), so an export re-imports as it was; anything odd is ignored

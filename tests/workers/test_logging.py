@@ -60,3 +60,13 @@ def test_debug_shows_celerys_trace_again(stderr: io.StringIO) -> None:
 
 def test_auto_is_json_off_a_terminal() -> None:
     assert wants_json("auto", io.StringIO()) and wants_json("json") and not wants_json("console")
+
+
+def test_control_characters_a_library_logs_are_escaped_on_the_console(stderr: io.StringIO) -> None:
+    # trafilatura logs the (redirect-chosen) URL of a page it discards: a hostile one clears the screen
+    setup_logging("INFO", "console", stderr)
+    logging.getLogger("trafilatura.core").warning("discarding data: %s",
+                                                  "http://x/p\x1b[2J\x1b[1;31mFAKE ALERT\x1b[0m\nforged_line")
+    out = stderr.getvalue()
+    assert "\x1b" not in out and "\\x1b[2J" in out
+    assert out.count("\n") == 1 and "\\x0aforged_line" in out

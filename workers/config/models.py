@@ -3,6 +3,7 @@ beside their senders (workers/alerts/sinks/), routing ones in workers/config/rou
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -61,6 +62,17 @@ class OpsConfig(BaseModel):
     sink_failing_after: Duration = 1800.0
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps a server to this machine: "localhost" or a loopback address written
+    as one (127.0.0.2, ::1, [::1]). Any other name may resolve to any address ("127.0.0.1.example.org" too)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class WebConfig(BaseModel):
     """The console (`marsad web`, started by `marsad up`): where it listens and who may use it."""
 
@@ -79,7 +91,7 @@ class WebConfig(BaseModel):
 
     @property
     def loopback(self) -> bool:
-        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+        return is_loopback(self.host)
 
     @property
     def authenticated(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import socket
 import socketserver
 from collections.abc import Callable, Iterable
@@ -15,6 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from feeds.errors import InvalidInput
+from workers.config.models import is_loopback
 
 # The password comes from the environment only: an argument would show in `ps` to every user of the host.
 PASSWORD_ENV = "MARSAD_METRICS_PASSWORD"
@@ -22,15 +22,6 @@ USER_ENV = "MARSAD_METRICS_USER"
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a name: it may resolve to anything, so it counts as reachable from elsewhere
-        return False
 
 
 def check_bind(host: str, password: str | None) -> None:

@@ -77,6 +77,8 @@ def base() -> Iterator[str]:
     ("100.64.0.1", "blocked: non-public address 100.64.0.1"),
     ("::1", "blocked: loopback address ::1"),
     ("fe80::1", "blocked: link-local address fe80::1"),
+    ("fec0::1", "blocked: site-local address fec0::1"),
+    ("fd00::1", "blocked: private address fd00::1"),
     ("::ffff:10.1.2.3", "blocked: private address 10.1.2.3"),
     ("8.8.8.8", None),
     ("2a00:1450:4001:80b::200e", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -263,3 +264,14 @@ def test_a_feed_filed_twice_in_the_opml_is_imported_once_and_said(config: Path, 
     assert "skipped: outline 'Again': https://www.france24.com/ar/rss is listed earlier in the file" in res.output
     assert "(1 skipped)" in res.output
     assert [g[1] for g in feeds_in(tmp_path / "feeds.yaml")].count("https://www.france24.com/ar/rss") == 1
+
+
+def test_a_large_opml_imports_in_linear_time(config: Path, tmp_path: Path) -> None:
+    # every outline was checked against a map of all feeds rebuilt for it: 4,000 outlines took 39 s, about 2 now
+    outlines = "".join(f'<outline text="t{i}" xmlUrl="https://e{i}.example.org/feed"/>' for i in range(4000))
+    (tmp_path / "big.opml").write_text(f'<opml version="2.0"><body>{outlines}</body></opml>', encoding="utf-8")
+    t0 = time.monotonic()
+    res = run("feeds", "import", str(tmp_path / "big.opml"), "--config", str(config))
+    assert time.monotonic() - t0 < 15
+    assert res.exit_code == 0 and "imported 4000 feeds" in res.output
+    assert len(feeds_in(tmp_path / "feeds.yaml")) == 4002

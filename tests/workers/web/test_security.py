@@ -36,6 +36,25 @@ def test_a_public_address_without_credentials_is_refused(tmp_path: Path, redis_s
         load_settings(str(path))
 
 
+FEED = {"skynews": "http://127.0.0.1:9/a.xml"}
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.example.org", "127.evil", "::", "10.0.0.1"])
+def test_a_host_that_is_not_a_loopback_address_needs_credentials(tmp_path: Path, redis_server: Any,
+                                                                 host: str) -> None:
+    # a name that starts like a loopback address resolves wherever its owner likes (0.0.0.0 included)
+    path = write_config(tmp_path, redis_server.url, FEED, WATCHES, extra=f"web: {{host: '{host}'}}\n")
+    with pytest.raises(InvalidInput, match=r"web\.host: the console on .* would be open") as err:
+        load_settings(str(path))
+    assert len(err.value.reason.splitlines()) == 1  # that, and nothing else
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_hosts_need_no_credentials(tmp_path: Path, redis_server: Any, host: str) -> None:
+    path = write_config(tmp_path, redis_server.url, FEED, WATCHES, extra=f"web: {{host: '{host}'}}\n")
+    assert load_settings(str(path)).web.loopback
+
+
 def test_basic_authentication(tmp_path: Path, redis_server: Any) -> None:
     rt = make_runtime(tmp_path, redis_server.url, AUTH)
     for url in serve(rt):
