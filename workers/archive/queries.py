@@ -123,6 +123,13 @@ def alert_payload(archive: Archive, key: str) -> tuple[dict[str, Any], str] | No
     return (json.loads(row.payload), row.sink) if row else None
 
 
+def alert_status(archive: Archive, key: str) -> tuple[str, float] | None:
+    """The delivery's latest status and when it was recorded."""
+    with archive.engine.connect() as conn:
+        row = conn.execute(sa.select(alerts.c.status, alerts.c.updated).where(alerts.c.key == key)).first()
+    return (str(row.status), float(row.updated)) if row else None
+
+
 def alerts_by_id(archive: Archive, alert_id: str) -> list[dict[str, Any]]:
     """Every delivery of one alert id (one per sink), with the article it was about."""
     c = alerts.c

@@ -44,12 +44,19 @@ class Archive:
         })
         ins, old = insert(alerts), alerts.c
         tried = sa.bindparam("tried", type_=sa.Integer)
-        keep_sent = sa.and_(old.status == "sent", ins.excluded.status == "already_sent")
+        # Several articles of one story can each have an alert in flight for one sink (their own retry chains
+        # while the sink is down); the ledger lets exactly one be sent. Once a row says "sent" it keeps that
+        # alert (its id, article, title and payload): a later answer from another chain ("already sent", or a
+        # "retry" that raced the send) never hides what went out, or names another article as sent.
+        sent = old.status == "sent"
+
+        def unless_sent(column: str) -> Any:
+            return sa.case((sent, getattr(old, column)), else_=getattr(ins.excluded, column))
+
         self._upsert_alert = ins.on_conflict_do_update(index_elements=["key"], set_={
-            # a late "already sent" answer never hides that it was sent
-            "status": sa.case((keep_sent, old.status), else_=ins.excluded.status),
-            "error": ins.excluded.error, "attempts": old.attempts + tried,
-            "updated": ins.excluded.updated, "payload": ins.excluded.payload})
+            **{c: unless_sent(c) for c in ("status", "error", "alert_id", "article_key", "title", "url", "kind",
+                                           "payload")},
+            "attempts": old.attempts + tried, "updated": ins.excluded.updated})
 
     @property
     def dialect(self) -> str:

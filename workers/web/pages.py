@@ -15,6 +15,7 @@ from workers.app import use_redis
 from workers.archive import queries
 from workers.archive.records import classification_from_json
 from workers.archive.search import article_of, search
+from workers.config.limits import MAX_RETRY_COUNTDOWN_S, TASK_HARD_LIMIT_S
 from workers.status import collect
 from workers.tasks.retry import resend, retry_dead_letters
 from workers.web import render
@@ -22,8 +23,14 @@ from workers.web.api import TREND_KINDS, console_of, trend_params
 from workers.web.common import context, filters, limit_of, templates
 
 router = APIRouter()
-# Alert statuses a person may send again from the console (the ledger still refuses a second send).
-RETRYABLE_STATUSES = ("dead_letter", "retry")
+# A retry chain not heard from for longer than its longest wait plus one whole run has stopped (quarantined,
+# or lost with a worker): only then may a person start another; before, a Retry press added a second chain
+# beside the live one. Dead letters may always be sent again. The ledger still refuses a second send.
+STALE_RETRY_S = MAX_RETRY_COUNTDOWN_S + TASK_HARD_LIMIT_S
+
+
+def resendable(status: str, updated: float, now: float) -> bool:
+    return status == "dead_letter" or (status == "retry" and now - updated > STALE_RETRY_S)
 
 
 def page(request: Request, name: str, **extra: Any) -> Response:
@@ -100,8 +107,10 @@ def alerts(request: Request) -> Response:
     rt = console_of(request).runtime()
     status = request.query_params.get("status") or None
     rows = queries.alert_rows(rt.archive(), status, limit=limit_of(request, 200))
+    now = console_of(request).clock()
     return page(request, "alerts.html", alerts=rows, status=status, dead=rt.dead.count(),
-                retryable=RETRYABLE_STATUSES, done=request.query_params.get("done"))
+                resend={r["key"] for r in rows if resendable(r["status"], r["updated"], now)},
+                done=request.query_params.get("done"))
 
 
 @router.post("/alerts/{key}/retry")
@@ -110,6 +119,10 @@ def retry_one(request: Request, key: str) -> Response:
     found = queries.alert_payload(rt.archive(), key)
     if found is None:
         raise HTTPException(404, "no such alert")
+    status, updated = queries.alert_status(rt.archive(), key) or ("", 0.0)
+    if not resendable(status, updated, console_of(request).clock()):
+        raise HTTPException(409, f"this alert is {status}: only a dead letter, or a retry not heard from for "
+                                 f"{STALE_RETRY_S // 60} minutes, can be sent again")
     use_redis(rt.settings.redis_url)
     resend(*found)
     return RedirectResponse("/alerts?done=1", status_code=303)

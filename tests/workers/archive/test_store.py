@@ -65,6 +65,24 @@ def test_an_alert_keeps_its_latest_status_and_counts_its_tries(archive: Archive)
     assert Alert.from_dict(payload) == a and sink == "email"
 
 
+def test_the_row_keeps_the_alert_that_was_sent_when_two_articles_of_a_story_race(archive: Archive) -> None:
+    # c1 and c2 join one story while the sink is down: each has its own retry chain, the ledger lets one send
+    import dataclasses
+
+    c1 = _alert()
+    c2 = dataclasses.replace(c1, url="https://y.example/c2", title="غارة على إدلب")
+    archive.write_alert(alert_record(c1, "hook", "retry", "connection failed", now=1.0))
+    archive.write_alert(alert_record(c2, "hook", "retry", "connection failed", now=2.0))
+    archive.write_alert(alert_record(c2, "hook", "sent", now=3.0))
+    archive.write_alert(alert_record(c1, "hook", "retry", "another worker is sending this alert", now=3.5))
+    archive.write_alert(alert_record(c1, "hook", "already_sent", now=4.0))
+    [row] = queries.alert_rows(archive)
+    assert (row["status"], row["url"], row["title"], row["alert_id"]) == ("sent", c2.url, c2.title, c2.alert_id)
+    assert row["error"] == "" and row["attempts"] == 4
+    payload, _ = queries.alert_payload(archive, row["key"]) or ({}, "")
+    assert Alert.from_dict(payload) == c2
+
+
 def test_prune_deletes_what_is_older_than_the_cutoff_in_bounded_steps(archive: Archive) -> None:
     rows = classified(30)
     old = [record(d, a, c, story="old") | {"fetched": 100.0} for d, a, c in rows[:20]]

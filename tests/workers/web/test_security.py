@@ -17,6 +17,7 @@ from feeds.errors import InvalidInput
 from feeds.models import Alert, Article
 from tests.harness import write_config
 from tests.workers.web.conftest import WATCHES, make_runtime, serve
+from workers.archive import queries
 from workers.archive.records import alert_record, article_record
 from workers.config.load import load_settings
 
@@ -143,3 +144,27 @@ def test_retry_sends_a_failed_alert_back_to_the_queue(tmp_path: Path, redis_serv
         assert r.status_code == 303 and client.llen("alert") == 2 and rt.dead.all() == []
     message = json.loads(client.lpop("alert") or b"{}")
     assert message["headers"]["task"] == "marsad.send_alert"  # a real Celery message, for the worker to send
+
+
+def test_retry_is_refused_while_the_alerts_own_retry_chain_is_alive(tmp_path: Path, redis_server: Any) -> None:
+    from workers.web.pages import STALE_RETRY_S
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    rt = make_runtime(tmp_path, redis_server.url)
+    now = 1523491200.0  # the served console's clock
+    for story, status, at in (("live", "retry", now - 10), ("quiet", "retry", now - STALE_RETRY_S - 60),
+                              ("done", "sent", now - 10)):
+        alert = Alert(watch_id="libya", watch_name="L", severity="low", story_id=story, url=f"https://x.example/{story}",
+                      title=story, feed_id="skynews", feed_name="S", published=None)
+        rt.archive().write_alert(alert_record(alert, "console", status, "", now=at))
+    keys = {r["story_id"]: r["key"] for r in queries.alert_rows(rt.archive())}
+    for url in serve(rt):
+        page = requests.get(url + "/alerts", timeout=10).text
+        assert set(re.findall(r'action="/alerts/([0-9a-f]{32})/retry"', page)) == {keys["quiet"]}
+        for story in ("live", "done"):  # a hand-made POST is refused too: no second chain beside a live one
+            r = requests.post(url + f"/alerts/{keys[story]}/retry", timeout=10, allow_redirects=False)
+            assert r.status_code == 409, story
+        assert client.llen("alert") == 0
+        r = requests.post(url + f"/alerts/{keys['quiet']}/retry", timeout=10, allow_redirects=False)
+        assert r.status_code == 303 and client.llen("alert") == 1
