@@ -10,9 +10,12 @@ from typing import Any
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from workers.logging import get_logger
 from workers.stores import liveness
 from workers.stores.keys import QUEUES
 from workers.stores.metrics import BUCKETS, COUNTERS, HISTS, parse_field
+
+log = get_logger("marsad.metrics")
 
 DESCRIPTIONS = {
     "marsad_feeds_polled_total": "Feed polls by outcome (ok, not_modified, failed).",
@@ -32,6 +35,21 @@ class RedisCollector:
         self.r = r
 
     def collect(self) -> Iterator[Any]:
+        """Every family, and `marsad_redis_up` 1; with Redis unreachable only `marsad_redis_up` 0 (a scrape that
+        answers, for an alert rule to fire on, not a 500 and a traceback per scrape)."""
+        up = GaugeMetricFamily("marsad_redis_up", "1 when the shared Redis answered this scrape, else 0.")
+        try:
+            families = list(self._collect())
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("metrics_redis_unreachable", error=f"{type(exc).__name__}: {exc}")
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield from families
+        yield up
+
+    def _collect(self) -> Iterator[Any]:
         counters: dict[bytes, bytes] = self.r.hgetall(COUNTERS)  # type: ignore[assignment]
         families: dict[str, CounterMetricFamily] = {}
         for raw, value in sorted(counters.items()):

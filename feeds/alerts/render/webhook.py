@@ -17,11 +17,12 @@ def event_id(alert: Alert) -> str:
     return hashlib.sha256(f"{alert.watch_id}\x1f{alert.story_id}".encode()).hexdigest()[:32]
 
 
-
 def render_alert(alert: Alert, secret: str | None, now: float) -> tuple[bytes, dict[str, str]]:
     """JSON body (the alert as data, unescaped: the receiver renders it) + timestamp and HMAC headers."""
-    payload = {"type": "marsad.alert", "version": 1, "id": event_id(alert), "alert": alert.to_dict(),
-               "summary": render_line(alert)}
+    # alert_id: the id Slack, email and the log show, which `marsad feedback` takes (id is per story, for
+    # receivers that drop duplicates)
+    payload = {"type": "marsad.alert", "version": 1, "id": event_id(alert), "alert_id": alert.alert_id,
+               "alert": alert.to_dict(), "summary": render_line(alert)}
     return signed(payload, "alert", event_id(alert), secret, now)
 
 

@@ -237,6 +237,7 @@ def test_webhook_signature_is_hmac_of_timestamp_and_body() -> None:
     data = json.loads(body)
     assert data["alert"]["title"] == "<!channel>" and data["alert"]["watch_id"] == "idlib"
     assert Alert.from_dict(data["alert"]) == make_alert(title="<!channel>")
+    assert data["alert_id"] == make_alert(title="<!channel>").alert_id  # what `marsad feedback` takes
     _, unsigned = render_webhook(make_alert(), None, 0)
     assert "X-Marsad-Signature" not in unsigned
 

@@ -99,3 +99,25 @@ def test_the_command_refuses_a_public_bind_without_a_password(cli_env: dict[str,
     assert res.returncode == 1
     assert "refusing to listen on 0.0.0.0 without authentication" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_scrape_while_redis_is_down_answers_redis_up_0() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from workers.daemon.metrics import RedisCollector
+
+    registry = CollectorRegistry()
+    registry.register(RedisCollector(redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=1)))  # closed
+    text = generate_latest(registry).decode()
+    assert "marsad_redis_up 0.0" in text and "marsad_queue_depth" not in text
+
+
+def test_a_scrape_with_redis_answers_redis_up_1(redis_client: redis.Redis) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from workers.daemon.metrics import RedisCollector
+
+    registry = CollectorRegistry()
+    registry.register(RedisCollector(redis_client))
+    text = generate_latest(registry).decode()
+    assert "marsad_redis_up 1.0" in text and 'marsad_queue_depth{queue="poll"} 0.0' in text
