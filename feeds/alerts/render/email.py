@@ -6,7 +6,10 @@ import hashlib
 import html
 import re
 from collections.abc import Sequence
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from typing import Any
 
 from feeds.alerts.digest import Digest, Notice
 from feeds.alerts.render.common import (
@@ -28,6 +31,26 @@ from feeds.alerts.render.text import render_plain
 from feeds.models import Alert
 
 
+class _Policy(EmailPolicy):
+    """The default policy, but the Subject folded by `email.header.Header`. The default folder puts the space
+    between two words that meet at a fold *between* two encoded words, where RFC 2047 decoders drop it: an
+    Arabic subject arrived as "روسيحول" for "روسي حول". Header keeps every space inside an encoded word."""
+
+    def fold(self, name: str, value: Any) -> str:
+        if name.lower() != "subject":
+            folded: str = super().fold(name, value)
+            return folded
+        return f"{name}: {Header(str(value), 'utf-8', header_name=name).encode(linesep=self.linesep)}{self.linesep}"
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() != "subject":
+            return super().fold_binary(name, value)
+        return self.fold(name, value).encode("ascii")
+
+
+POLICY = _Policy()
+
+
 def message_id(alert: Alert, to: Sequence[str], domain: str) -> str:
     """Same (watch, story, recipients) → same Message-ID, so a resend is recognisable as one."""
     rcpt = ",".join(sorted({a.strip().lower() for a in to}))
@@ -42,7 +65,7 @@ def _label(text: str) -> str:
 def render_alert(alert: Alert, sender: str, to: Sequence[str], domain: str = "marsad.local") -> EmailMessage:
     """Multipart text + HTML (RTL for Arabic); every header built from cleaned, single-line text."""
     title = clean(alert.title) or "(untitled)"
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject(alert)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -97,7 +120,7 @@ def _host(domain: str) -> str:
 
 
 def _message(subject: str, sender: str, to: Sequence[str], mid: str, list_id: str) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = clean(subject)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
