@@ -15,6 +15,7 @@ from feeds.dedup.urls import site_host
 from feeds.ingest.charset import decode_html
 from feeds.ingest.links import link_tags
 from feeds.models import Article, Entry
+from feeds.nlp.arabic import normalize_words
 
 # Below this many characters the "main text" is a cookie banner, a paywall stub or a video caption; the feed's
 # description is then at least as informative, and classifying 80 characters of boilerplate would mislead.
@@ -93,6 +94,16 @@ def article_from_entry(entry: Entry, note: str) -> Article:
                    published=_parse_date(entry.published), source="feed_description", note=note)
 
 
+def without_title(text: str, title: str) -> str:
+    """The text without a first line that only repeats the title (the page's <h1>, which trafilatura keeps):
+    the article is the title, then the text, so each word of the headline counts once, for `min_mentions`
+    and the mention counts that `why` and search show."""
+    first, sep, rest = text.partition("\n")
+    if title and sep and len(first) <= 2 * len(title) and normalize_words(first) == normalize_words(title):
+        return rest.lstrip()
+    return text
+
+
 def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: Entry | None = None) -> Article:
     """Main text (trafilatura, precision first), title, date and trusted canonical URL of a fetched page."""
     ctype = str(CaseInsensitiveDict(headers).get("Content-Type") or "").split(";")[0].strip().lower()
@@ -126,6 +137,7 @@ def extract_article(body: bytes, headers: Mapping[str, str], url: str, entry: En
         fallback = article_from_entry(entry, why)
         return Article(url=canonical, title=fallback.title or title, text=fallback.text, feed_id=entry.feed_id,
                        published=published, source="feed_description", note=why)
+    text = without_title(text, title)
     note = ""
     if len(text) > MAX_TEXT_CHARS:
         note = f"text cut at {MAX_TEXT_CHARS:,} of {len(text):,} characters"

@@ -123,3 +123,28 @@ def test_a_page_with_too_many_tags_is_not_extracted() -> None:
     art = extract_article(html, {"Content-Type": "text/html"}, "http://n.example/a", entry())
     assert art.source == "feed_description"
     assert art.note == f"page too complex to extract ({html.count(b'<')} tags)"
+
+
+def test_the_h1_that_repeats_the_title_is_not_counted_twice() -> None:
+    from feeds.models import Classification
+    from feeds.query.evaluate import Doc, evaluate
+    from feeds.query.syntax import parse_query
+
+    body = ("<html><head><title>غارة على إدلب</title></head><body><article><h1>غارة على إدلب</h1>"
+            "<p>" + "قالت مصادر محلية إن الطائرات الحربية قصفت مواقع في الريف الجنوبي صباح اليوم. " * 4 + "</p>"
+            "</article></body></html>").encode()
+    art = extract_article(body, {"Content-Type": "text/html; charset=utf-8"}, "https://example.org/a")
+    assert art.title == "غارة على إدلب" and not art.text.startswith("غارة على إدلب")
+    assert len(evaluate(parse_query("إدلب"), Doc(art, Classification())).hits) == 1  # min_mentions: 2 stays false
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("غارة على إدلب\nنص الخبر", "نص الخبر"),
+    ("غارة على ادلب.\n\nنص الخبر", "نص الخبر"),       # normalised: hamza, punctuation, blank line
+    ("غارة على إدلب وريفها\nنص الخبر", None),          # a longer first line is text
+    ("غارة على إدلب", None),                          # nothing after it: kept as the text
+])
+def test_without_title(text: str, kept: str | None) -> None:
+    from feeds.ingest.extract import without_title
+
+    assert without_title(text, "غارة على إدلب") == (text if kept is None else kept)
