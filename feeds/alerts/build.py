@@ -10,7 +10,8 @@ from dataclasses import replace
 from feeds.dedup.story import StoryAssignment
 from feeds.models import Alert, Article, Classification, Entry, FeedSource, Span, Watch, WatchMatch
 
-_SENTENCE_END = re.compile(r"[.!?؟\n]")
+# A stop ends a sentence only before a space or the end: "3.5", "<!here>" and "www.x.org" go on.
+_SENTENCE_END = re.compile(r"[.!?؟](?=\s|$)|\n")
 # Alerts quote one sentence; cap it so a page without punctuation does not quote the whole text.
 MAX_SENTENCE = 400
 
@@ -23,13 +24,23 @@ def sentence_around(text: str, spans: Sequence[Span]) -> tuple[str, tuple[tuple[
     start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, first.start)), default=0)
     end_m = _SENTENCE_END.search(text, first.end)
     end = end_m.end() if end_m else len(text)
+    cut_start = first.start - MAX_SENTENCE // 2 > start
     start = max(start, first.start - MAX_SENTENCE // 2)
+    cut_end = max(first.end + MAX_SENTENCE // 2, start + MAX_SENTENCE) < end
     end = min(end, max(first.end + MAX_SENTENCE // 2, start + MAX_SENTENCE))
+    # A cut sentence starts and ends on a word, marked "…": half a word reads as a different one in Arabic.
+    if cut_start:
+        space = text.find(" ", start, first.start)
+        start = space + 1 if space >= 0 else start
+    if cut_end:
+        space = text.rfind(" ", first.end, end)
+        end = space if space >= 0 else end
     raw = text[start:end]
     lead = len(raw) - len(raw.lstrip())
-    sentence = raw.strip()
-    marks = tuple(sorted((s.start - start - lead, s.end - start - lead) for s in spans
-                         if s.start >= start and s.end <= end))
+    prefix = "…" if cut_start else ""
+    sentence = prefix + raw.strip() + ("…" if cut_end else "")
+    shift = start + lead - len(prefix)
+    marks = tuple(sorted((s.start - shift, s.end - shift) for s in spans if s.start >= start and s.end <= end))
     return sentence, marks
 
 
