@@ -102,7 +102,7 @@ class Archive:
 
     def prune(self, cutoff: float, limit: int = 20 * PRUNE_BATCH) -> int:
         """Delete up to `limit` articles fetched before `cutoff` (their entities and matches go with them),
-        stories last seen before it, and alerts last updated before it; the number of articles deleted (the
+        stories last seen before it that no article is left in, and alerts last updated before it; the number of articles deleted (the
         limit keeps one call inside a task's time limit; call again while it returns `limit`)."""
         total = 0
         while total < limit:
@@ -118,8 +118,15 @@ class Archive:
                 conn.execute(articles.delete().where(articles.c.pk.in_(pks)))
                 total += len(pks)
         with self._write.begin() as conn:
-            gone = sa.select(stories.c.story_id).where(stories.c.last_seen < cutoff)
-            conn.execute(story_outlets.delete().where(story_outlets.c.story_id.in_(gone)))
-            conn.execute(stories.delete().where(stories.c.last_seen < cutoff))
+            # A story goes with its last article, not by its own clock: last_seen is a publication time, and
+            # an article fetched today may be dated last year (a backfill, a late feed), which left its
+            # story pruned while the article stayed.
+            kept = sa.select(articles.c.pk).where(articles.c.story_id == stories.c.story_id).exists()
+            gone = sa.select(stories.c.story_id).where(stories.c.last_seen < cutoff, ~kept)
+            ids = [r[0] for r in conn.execute(gone)]
+            for i in range(0, len(ids), PRUNE_BATCH):
+                chunk = ids[i:i + PRUNE_BATCH]
+                conn.execute(story_outlets.delete().where(story_outlets.c.story_id.in_(chunk)))
+                conn.execute(stories.delete().where(stories.c.story_id.in_(chunk)))
             conn.execute(alerts.delete().where(alerts.c.updated < cutoff))
         return total

@@ -67,11 +67,15 @@ def archive_upgrade(config: str | None) -> None:
 @config_option
 def archive_prune(config: str | None) -> None:
     """Delete what is older than archive_keep now (beat does it every hour)."""
+    from workers.archive import queries
+
     ar, s = _open(config)
-    total = 0
-    while (n := ar.prune(time.time() - s.archive_keep_s)) > 0:
-        total += n
-    click.echo(f"deleted {total:,} articles older than {s.archive_keep_s / 86400:g} days")
+    before = queries.size(ar)
+    while ar.prune(time.time() - s.archive_keep_s) > 0:
+        pass
+    after = queries.size(ar)
+    gone = ", ".join(f"{before[k] - after[k]:,} {k}" for k in ("articles", "stories", "alerts") if k in before)
+    click.echo(f"deleted {gone} older than {s.archive_keep_s / 86400:g} days")
 
 
 @archive.command(name="stats")

@@ -15,7 +15,7 @@ from feeds.pipeline import article_id
 from tests.workers.archive.conftest import classified, record
 from workers.archive import engine, queries
 from workers.archive.records import alert_record, article_record
-from workers.archive.schema import articles, entities, matches
+from workers.archive.schema import articles, entities, matches, stories
 from workers.archive.store import Archive
 
 
@@ -135,3 +135,16 @@ def test_a_long_read_does_not_hold_back_writers(tmp_path: Path) -> None:
         assert done.wait(10), "the write waited for the reader"
         writer.join()
     archive.close()
+
+
+def test_a_story_stays_while_an_article_of_it_does(archive: Archive) -> None:
+    # articles go by when they were fetched, stories by publication time: a 2018 story fetched today stays
+    rows = classified(4)
+    old = [record(d, a, c, story="gone") | {"fetched": 100.0} for d, a, c in rows[:2]]
+    backfilled = [record(d, a, c, story="kept") for d, a, c in rows[2:]]  # fetched now, published in 2018
+    archive.write_articles(old + backfilled)
+    cutoff = 1_600_000_000.0  # 2020: after every publication date, before every fetch of `backfilled`
+    assert archive.prune(cutoff) == 2
+    with archive.engine.connect() as conn:
+        left = {r[0] for r in conn.execute(sa.select(stories.c.story_id))}
+    assert left == {"kept"}
