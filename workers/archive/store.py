@@ -102,8 +102,9 @@ class Archive:
 
     def prune(self, cutoff: float, limit: int = 20 * PRUNE_BATCH) -> int:
         """Delete up to `limit` articles fetched before `cutoff` (their entities and matches go with them),
-        stories last seen before it that no article is left in, and alerts last updated before it; the number of articles deleted (the
-        limit keeps one call inside a task's time limit; call again while it returns `limit`)."""
+        stories last seen before it that no article is left in, and alerts last updated before it; the number
+        of articles deleted (the limit keeps one call inside a task's time limit; call again while it returns
+        `limit`)."""
         total = 0
         while total < limit:
             with self._write.begin() as conn:
