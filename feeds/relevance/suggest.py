@@ -88,8 +88,13 @@ def _terms(norms: Sequence[str], vocabulary: set[str]) -> set[str]:
 
 
 def _covered(term: str, words: set[str], prefixes: tuple[str, ...]) -> bool:
+    """Whether suggesting `term` says nothing new: a word the query has, or a pair with one of its words
+    ("ريف ادلب" beside إدلب: its news is the other word, suggested on its own if it counts), or a number or
+    a pair with one ("2018", "اذار 2018": the date of the examples, not their matter)."""
     parts = term.strip('"').split()
-    return all(p in words or p.startswith(prefixes) for p in parts)
+    if any(p.isdigit() for p in parts):
+        return True
+    return any(p in words or p.startswith(prefixes) for p in parts)
 
 
 def _entity_words(root: Node, classifications: Sequence[Classification]) -> set[str]:

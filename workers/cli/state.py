@@ -79,15 +79,34 @@ def alerts() -> None:
 @alerts.command(name="failed")
 @config_option
 def alerts_failed(config: str | None) -> None:
-    """List the dead-letter list: alerts that could not be delivered, with the reason."""
+    """List the dead-letter list: alerts that could not be delivered, with the reason.
+
+    One tab-separated line each: when it failed (UTC), kind, alert id (what `marsad feedback` takes), watch,
+    story, sink, reason and title (or URL); then the count.
+    """
+    from datetime import UTC, datetime
+
     from workers.stores.ledger import DeadLetters
 
     rows = DeadLetters(common.require_redis(common.load(config))).all()
     for r in rows:
         p = r["payload"]
-        title = p.get("alert", {}).get("title", "") if r["kind"] == "alert" else p.get("url", "")
-        click.echo(f"{r['kind']}\t{p.get('sink', '-')}\t{r['reason']}\t{title!r}")
-    click.echo(f"{len(rows)} failed", err=True)
+        when = datetime.fromtimestamp(float(r.get("at") or 0), UTC).strftime("%Y-%m-%d %H:%M:%S")
+        a = p.get("alert", {}) if r["kind"] == "alert" else {}
+        ids = [_alert_id(a), str(a.get("watch_id", "-")), str(a.get("story_id", "-"))]
+        title = a.get("title", "") if a else p.get("url", "")
+        # repr: the reason and title come from sinks and feeds, and must not reach the terminal raw
+        click.echo("\t".join([when, r["kind"], *ids, str(p.get("sink", "-")), repr(str(r["reason"])), repr(title)]))
+    click.echo(f"{len(rows)} failed")
+
+
+def _alert_id(alert: dict[str, Any]) -> str:
+    from feeds.models import Alert
+
+    try:
+        return Alert.from_dict(alert).alert_id if alert else "-"
+    except (KeyError, TypeError, ValueError):
+        return "-"
 
 
 @alerts.command(name="retry")

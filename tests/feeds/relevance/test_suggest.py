@@ -85,3 +85,12 @@ def test_a_word_after_and_is_suggested_bare_when_the_examples_also_write_it_alon
     rel = [Example(f"لقاء {i}", f"التقى وزير الخارجية نظيره {i}.", True) for i in range(4)]
     terms = [s.term for s in suggest(rel + IRR, "هدنة").add]
     assert "وزير" in terms and "زير" not in terms
+
+
+def test_a_pair_with_a_query_word_or_a_year_is_not_suggested() -> None:
+    rel = [Example(f"خبر {i}", f"قصف في ريف إدلب عام 2018 وأعلن الطرفان تهدئة شاملة. مسؤول {i}.", True)
+           for i in range(4)]
+    terms = [x.term for x in suggest(rel + IRR, "إدلب").add]
+    assert "تهديه" in terms  # the new word itself still is
+    assert not any("ادلب" in t for t in terms)  # "ريف ادلب" finds nothing إدلب does not
+    assert not any("2018" in t for t in terms)  # the examples' date, not their matter

@@ -263,6 +263,10 @@ def test_after_the_retry_budget_the_alert_is_dead_lettered_and_retry_resends_it(
     out = subprocess.run([*cli, "alerts", "failed", "--config", str(env.config)], capture_output=True, text=True,
                          cwd=harness.REPO, timeout=60)
     assert "down" in out.stdout and "HTTP 500" in out.stdout, out.stdout + out.stderr
+    [line, count] = out.stdout.splitlines()
+    when, kind, alert_id, watch, story, sink, *_ = line.split("\t")
+    assert (kind, sink, count) == ("alert", "down", "1 failed") and re.fullmatch(r"[0-9a-f]{10}", alert_id)
+    assert watch != "-" and story != "-" and when.startswith("20")
     rx.state["status"] = 200
     # MARSAD_CONFIG as well as --config: `alerts retry` imports the Celery app (which reads the broker URL
     # from the config) before it reads --config (reported to the lead).
