@@ -13,6 +13,7 @@ import yaml
 from feeds import yamlfile
 from feeds.errors import InvalidInput
 from feeds.models import SEVERITY_ORDER, Watch
+from feeds.query.syntax import QueryError, parse_query
 from feeds.relevance.examples import Example, load_examples
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -76,6 +77,13 @@ def _watch(path: Path, i: int, item: Any, problems: list[str]) -> Watch | None:
     if examples is not None and (not isinstance(examples, str) or not examples.strip()):
         problems.append(f"{where}: examples: expected the path of a JSON-lines file, got {yamlfile.short(examples)}")
     if len(problems) > before:
+        if isinstance(query, str) and query.strip():
+            # the query's own syntax error now too, not only after the other fields are fixed (entity ids
+            # and feeds are checked once the watch loads, by WatchSet.compile)
+            try:
+                parse_query(query)
+            except QueryError as exc:
+                problems.append(f"{where}: query: {exc.reason}")
         return None
     return Watch(id=wid, name=name, query=str(query), notify=tuple(notify), severity=severity,
                  follow_ups=follow_ups, breaking=breaking, min_mentions=min_mentions,

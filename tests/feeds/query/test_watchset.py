@@ -262,3 +262,13 @@ def test_a_typed_in_query_is_named_by_its_id_and_an_unknown_id_far_from_all_says
         compile_one("place:zzzzzz")
     assert bad.value.reason.endswith("unknown place id 'zzzzzz'; none of the gazetteer's 3 place ids is close "
                                      "(`marsad classify` on an article shows the ids it finds)")
+
+
+def test_a_bad_field_and_a_bad_query_are_reported_in_one_run(tmp_path: Path) -> None:
+    f = tmp_path / "w.yaml"
+    f.write_text("watches:\n  - id: w\n    severity: urgent\n    query: '(إدلب OR هدنة'\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as err:
+        load_watches([f])
+    lines = err.value.reason.splitlines()
+    assert lines[0].startswith(f"{f}: watches[0] w: severity: expected one of")
+    assert lines[1].startswith(f"{f}: watches[0] w: query: column ") and len(lines) == 2
