@@ -3,11 +3,12 @@ readable coloured key-value lines on a terminal, JSON lines elsewhere; Celery's 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Literal
 
 import structlog
@@ -109,6 +110,18 @@ def reset_logging() -> None:
     structlog.reset_defaults()
     logging.getLogger().handlers = []
     _state["configured"] = False
+
+
+@contextlib.contextmanager
+def without_task_context() -> Iterator[None]:
+    """Log lines about the process, not the task that happened to run (a config reload noticed during a
+    send_alert must not carry its watch, sink and attempt); the task's context is bound again after."""
+    saved = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    try:
+        yield
+    finally:
+        structlog.contextvars.bind_contextvars(**saved)
 
 
 def get_logger(name: str = "marsad") -> Any:

@@ -23,7 +23,7 @@ from workers.archive.writer import ArchiveWriter
 from workers.config.load import Settings, load_settings
 from workers.fetch.politeness import polite
 from workers.fetch.robots import RobotsCache, page_fetcher
-from workers.logging import get_logger
+from workers.logging import get_logger, without_task_context
 from workers.relevance import Trained, judges, train_models
 from workers.stores import connect
 from workers.stores.claims import Attempts, Locks, SeenStore
@@ -161,7 +161,8 @@ class _Holder:
                 self.checked = time.monotonic()
             elif time.monotonic() - self.checked >= self.rt.settings.schedule.reload_s:
                 self.checked = time.monotonic()
-                self._maybe_reload(self.rt)
+                with without_task_context():
+                    self._maybe_reload(self.rt)
             return self.rt
 
     def _maybe_reload(self, current: Runtime) -> None:

@@ -70,3 +70,21 @@ def test_control_characters_a_library_logs_are_escaped_on_the_console(stderr: io
     out = stderr.getvalue()
     assert "\x1b" not in out and "\\x1b[2J" in out
     assert out.count("\n") == 1 and "\\x0aforged_line" in out
+
+
+def test_a_process_line_inside_a_task_carries_none_of_the_tasks_context(stderr: io.StringIO) -> None:
+    import structlog
+
+    from workers.logging import without_task_context
+
+    setup_logging("INFO", "json", stderr)
+    structlog.contextvars.bind_contextvars(task="send_alert", sink="ops-hook", attempt=8)
+    try:
+        with without_task_context():
+            get_logger("marsad.runtime").info("config_reloaded", watches=8)
+        get_logger("marsad.flows").info("alert_sent")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    reload, sent = (json.loads(line) for line in stderr.getvalue().splitlines())
+    assert "sink" not in reload and "task" not in reload and reload["watches"] == 8
+    assert sent["sink"] == "ops-hook" and sent["attempt"] == 8  # bound again after
