@@ -104,12 +104,17 @@ class _Known:
         return None if same is None else f"{f.url} is already configured as feed {same.id!r}"
 
 
+def _fields(feed: FeedSource) -> dict[str, Any]:
+    """A feed as the feeds file writes it: defaults left out."""
+    return ({"id": feed.id, "url": feed.url, "name": feed.name}
+            | ({} if feed.interval_s == FeedSource.interval_s else {"interval": f"{feed.interval_s}s"})
+            | ({} if feed.fetch_pages else {"fetch_pages": False}))
+
+
 def _yaml_line(feed: FeedSource, indent: str) -> str:
-    # JSON strings are valid YAML double-quoted scalars; ensure_ascii=False keeps Arabic names readable.
-    name = json.dumps(feed.name, ensure_ascii=False)
-    extra = "" if feed.interval_s == FeedSource.interval_s else f", interval: {feed.interval_s}s"
-    extra += "" if feed.fetch_pages else ", fetch_pages: false"
-    return f"{indent}- {{id: {json.dumps(feed.id)}, url: {json.dumps(feed.url)}, name: {name}{extra}}}\n"
+    # JSON values are valid YAML flow scalars; ensure_ascii=False keeps Arabic names readable.
+    items = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in _fields(feed).items())
+    return f"{indent}- {{{items}}}\n"
 
 
 def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
@@ -135,10 +140,7 @@ def append_feeds(file: Path, feeds: Sequence[FeedSource]) -> None:
         ok = False
     if not ok:
         data = yamlfile.loads(text) or {}
-        data["feeds"] = list(data.get("feeds") or []) + [
-            {"id": f.id, "url": f.url, "name": f.name}
-            | ({} if f.interval_s == FeedSource.interval_s else {"interval": f"{f.interval_s}s"})
-            | ({} if f.fetch_pages else {"fetch_pages": False}) for f in feeds]
+        data["feeds"] = list(data.get("feeds") or []) + [_fields(f) for f in feeds]
         candidate = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)
     for f in feeds:  # the same validation as loading the config: a file we write always loads
         FeedConfig(id=f.id, url=f.url, name=f.name, interval=f.interval_s, fetch_pages=f.fetch_pages).source()

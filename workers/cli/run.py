@@ -217,7 +217,7 @@ def metrics(config: str | None, port: int, host: str) -> None:
     password = os.environ.get(metrics_http.PASSWORD_ENV) or None
     user = os.environ.get(metrics_http.USER_ENV) or "prometheus"
     try:
-        metrics_http.check_bind(host, password)
+        metrics_http.check_bind(host, password)  # refused before Redis is asked for (server() checks again)
         registry = CollectorRegistry()
         registry.register(RedisCollector(require_redis(settings)))
         httpd = metrics_http.server(registry, host, port, user, password)

@@ -3,13 +3,13 @@ beside their senders (workers/alerts/sinks/), routing ones in workers/config/rou
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from feeds.ingest.http import FetchPolicy
 from feeds.models import FeedSource
+from workers.access import is_loopback
 from workers.config.env import Duration, parse_duration
 
 
@@ -60,17 +60,6 @@ class OpsConfig(BaseModel):
     queue_backlog: int = Field(1000, ge=1)
     queue_backlog_for: Duration = 300.0
     sink_failing_after: Duration = 1800.0
-
-
-def is_loopback(host: str) -> bool:
-    """Whether listening on `host` keeps a server to this machine: "localhost" or a loopback address written
-    as one (127.0.0.2, ::1, [::1]). Any other name may resolve to any address ("127.0.0.1.example.org" too)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class WebConfig(BaseModel):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import socket
 import socketserver
 from collections.abc import Callable, Iterable
@@ -14,7 +11,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from feeds.errors import InvalidInput
-from workers.config.models import is_loopback
+from workers.access import basic_user, is_loopback
 
 # The password comes from the environment only: an argument would show in `ps` to every user of the host.
 PASSWORD_ENV = "MARSAD_METRICS_PASSWORD"
@@ -31,27 +28,13 @@ def check_bind(host: str, password: str | None) -> None:
                            f"(and {USER_ENV}, default 'prometheus'); Prometheus scrapes with basic_auth")
 
 
-def _authorised(environ: dict[str, Any], user: str, password: str) -> bool:
-    scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        given_user, _, given_password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    # both compared in constant time, whatever the first comparison gave
-    ok_user = hmac.compare_digest(given_user.encode(), user.encode())
-    ok_password = hmac.compare_digest(given_password.encode(), password.encode())
-    return ok_user and ok_password
-
-
 def guarded(app: WSGIApp, user: str, password: str | None) -> WSGIApp:
     """`app`, answering 401 to a request without the credentials when a password is set."""
     if not password:
         return app
 
     def wrapper(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if _authorised(environ, user, password):
+        if basic_user(str(environ.get("HTTP_AUTHORIZATION", "")), user, password) is not None:
             return app(environ, start_response)
         start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="marsad metrics"'),
                                             ("Content-Type", "text/plain; charset=utf-8")])

@@ -3,14 +3,11 @@ authenticating reverse proxy's header otherwise; and no cross-site form posts.""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-import ipaddress
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from workers.access import basic_user, is_loopback
 from workers.config.models import WebConfig
 
 SECURITY_HEADERS = {
@@ -27,18 +24,9 @@ SECURITY_HEADERS = {
 def user_of(request: Request, cfg: WebConfig) -> str | None:
     """The authenticated user, "" when none is needed (loopback without credentials), None when refused."""
     if cfg.user and cfg.password:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            # both compared in constant time, whatever the first comparison gave
-            ok_user = hmac.compare_digest(user.encode(), cfg.user.encode())
-            ok_password = hmac.compare_digest(password.encode(), cfg.password.encode())
-            if ok_user and ok_password:
-                return user
+        user = basic_user(request.headers.get("authorization", ""), cfg.user, cfg.password)
+        if user is not None:
+            return user
         if not cfg.proxy_user_header:
             return None
     if cfg.proxy_user_header:
@@ -75,9 +63,4 @@ def host_allowed(request: Request, cfg: WebConfig) -> bool:
     allowed = set(_LOCAL_NAMES)
     if cfg.public_url:
         allowed.add(urlsplit(cfg.public_url).hostname or "")
-    if name in allowed:
-        return True
-    try:  # any loopback address written as one (127.0.0.2, [::1]); a name that starts with "127." is not
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return name in allowed or is_loopback(name)  # a name that merely starts with "127." is not loopback
