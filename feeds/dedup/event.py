@@ -192,7 +192,10 @@ class Signals:
 
 
 def signals(v: EventVector, s: Story) -> Signals:
-    hours = max(0.0, (v.t - s.first) / 3600.0)
+    # Hours between the article and the story's first report, either way: reports arrive out of publication
+    # order (outlets are polled at their own intervals), and a report published before the story's first one
+    # is as close to it as one published after.
+    hours = abs(v.t - s.first) / 3600.0
     c, t, e = cosine(v.content, s.content), cosine(v.title, s.title), cosine(v.entities, s.entities)
     rare = min(RARE_CAP, sum(1 for h in v.rare if h in s.content))
     score = (W_CONTENT * c + W_TITLE * t + W_ENTITIES * e + W_HOURS * min(hours, MAX_HOURS) / 24.0
@@ -201,8 +204,10 @@ def signals(v: EventVector, s: Story) -> Signals:
 
 
 def open_for(v: EventVector, s: Story) -> bool:
-    """Whether the story can still take this article (not idle, not too old)."""
-    return (v.t - s.last) <= IDLE_HOURS * 3600 and (v.t - s.first) <= MAX_HOURS * 3600
+    """Whether the story can still take this article: published at most IDLE_HOURS after its last report or
+    before its first one, and at most MAX_HOURS after its first (whatever order the reports arrive in)."""
+    return (v.t - s.last) <= IDLE_HOURS * 3600 and (s.first - v.t) <= IDLE_HOURS * 3600 \
+        and (v.t - s.first) <= MAX_HOURS * 3600
 
 
 def best_story(v: EventVector, stories: Mapping[str, Story]) -> tuple[str | None, Signals | None]:

@@ -29,8 +29,11 @@ MAX_CANDIDATES = 32
 # news, not as large as the daemon's whole life (one count for all time grew by every new name, for ever).
 DF_EPOCH_S = 14 * 86400
 DF_EPOCHS = 2
-# An article counts from its publication time when that is at most LATE_S old (clamp_time).
+# An article counts from its publication time when that is at most LATE_S old and at most AHEAD_S in the future
+# (clock skew between an outlet and us; clamp_time). So no story in the index is dated past now + AHEAD_S, and a
+# lookup reads the buckets after the article's own only up to that one (see EventIndex.args).
 LATE_S = 7 * 86400
+AHEAD_S = 300
 # Each write renews an epoch's TTL. Its counts are read by articles dated up to DF_EPOCHS - 1 epochs after it
 # closes, which may arrive LATE_S later still: the TTL must cover that from the epoch's last writes.
 DF_TTL_S = DF_EPOCHS * DF_EPOCH_S + 86400
@@ -50,7 +53,7 @@ def df_epoch(t: float) -> int:
 def clamp_time(published: float | None, now: float) -> float:
     """The time an article counts from: its publication when plausible (a feed's date in the future, or more
     than a window old, is not), else the time it arrived."""
-    if published is None or published > now + 300 or published < now - LATE_S:
+    if published is None or published > now + AHEAD_S or published < now - LATE_S:
         return now
     return published
 
@@ -118,9 +121,13 @@ class EventIndex:
                     seen[h] = seen.get(h, 0) + int(x)
         return seen, n
 
-    def args(self, v: ev.EventVector, df_terms: set[int]) -> list[Any]:
+    def args(self, v: ev.EventVector, df_terms: set[int], now: float) -> list[Any]:
+        """ARGV[22..44] of the story store's script."""
         bucket = int(v.t // BUCKET_S)
+        # A report published after this one may have arrived first (outlets are polled at their own pace): the
+        # lookup also reads the buckets after the article's own, up to the newest any story can be in.
+        ahead = max(0, min(self.nbuckets, int((now + AHEAD_S) // BUCKET_S) - bucket))
         return [pack_vector(v, df_terms), bucket, self.nbuckets, self.shards, repr(ev.W_CONTENT), repr(ev.W_TITLE),
                 repr(ev.W_ENTITIES), repr(ev.W_HOURS), repr(ev.W_RARE), repr(ev.BIAS), int(ev.IDLE_HOURS * 3600),
                 int(ev.MAX_HOURS * 3600), ev.RARE_CAP, POST_LIMIT, MAX_CANDIDATES, ev.CONTENT_TERMS, ev.TITLE_TERMS,
-                ev.ENTITY_TERMS, int(ev.MAX_HOURS * 3600 + BUCKET_S), repr(ev.QUANT), df_epoch(v.t), DF_TTL_S]
+                ev.ENTITY_TERMS, int(ev.MAX_HOURS * 3600 + BUCKET_S), repr(ev.QUANT), df_epoch(v.t), DF_TTL_S, ahead]

@@ -4,7 +4,7 @@ workers/stores/events.py; spliced into the story store's one script by workers/s
 
 from __future__ import annotations
 
-# ARGV[22..43] (see EventIndex.args in workers/stores/events.py). Runs after the near-duplicate stages (outcome,
+# ARGV[22..44] (see EventIndex.args in workers/stores/events.py). Runs after the near-duplicate stages (outcome,
 # story already set); `event_join()` may change a new article's outcome to 'e' (joined an event), `event_file()`
 # then files it.
 LUA = r"""
@@ -17,6 +17,7 @@ local POSTLIM, MAXCAND = tonumber(ARGV[35]), tonumber(ARGV[36])
 local KC, KT, KE = tonumber(ARGV[37]), tonumber(ARGV[38]), tonumber(ARGV[39])
 local STORY_TTL, QUANT = tonumber(ARGV[40]), tonumber(ARGV[41])
 local DF_KEY, N_KEY, DF_TTL = P .. 'ev:df:' .. ARGV[42], P .. 'ev:n:' .. ARGV[42], tonumber(ARGV[43])
+local ev_ahead = tonumber(ARGV[44])
 
 -- the article: t, then (term 3 bytes, weight 1 byte) lists, rare terms, posting keys, df terms
 local art = nil
@@ -68,7 +69,7 @@ local function cosine(a, b)
 end
 
 local function score(a, s)
-  local hours = math.max(0, (a.t - s.first) / 3600)
+  local hours = math.abs(a.t - s.first) / 3600
   local rare = 0
   for _, k in ipairs(a.rare) do if s.c.w[k] then rare = rare + 1 end end
   rare = math.min(RARECAP, rare)
@@ -86,7 +87,7 @@ local function event_join()
   art = parse_article()
   local hits, order = {}, {}
   for _, term in ipairs(art.post) do
-    for b = ev_bucket, ev_bucket - ev_nb, -1 do
+    for b = ev_bucket + ev_ahead, ev_bucket - ev_nb, -1 do
       local v = redis.call('HGET', posting_key(b, term), term)
       if v then
         for i = 0, #v / 6 - 1 do
@@ -125,7 +126,7 @@ local function event_join()
     local raw = redis.call('GET', story_key(sid))
     if raw then
       local s = read_story(raw)
-      if art.t - s.last <= IDLE and art.t - s.first <= MAXAGE then
+      if art.t - s.last <= IDLE and s.first - art.t <= IDLE and art.t - s.first <= MAXAGE then
         local z = score(art, s)
         -- ties go to the story that began first (then the smaller id), as in feeds/dedup/event.py
         if z >= 0 and (best == nil or z > best or (z == best and (s.first < best_first

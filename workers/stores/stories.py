@@ -93,10 +93,10 @@ class RedisStoryStore:
         """File the article into a story in one atomic step: an exact copy, a near copy, another report of an
         open event (when `event` is given), or a new story. Re-running it returns the same story."""
         bucket = int(now // self.bucket_s)
-        ev_args: list[Any] = [b""] + [0] * 21  # ARGV[22..43], unused without an event
+        ev_args: list[Any] = [b""] + [0] * 22  # ARGV[22..44], unused without an event
         if event is not None:
             vec, df_terms = self.events.vector(event, clamp_time(published, now))
-            ev_args = self.events.args(vec, df_terms)
+            ev_args = self.events.args(vec, df_terms, now)
         # A relative TTL from the caller's clock (not EXPIREAT): the bucket closes, then lives a window.
         ttl = max(1, math.ceil((bucket + 1) * self.bucket_s + self.window_s - now))
         fp = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()  # any string → 8 bytes

@@ -54,6 +54,25 @@ def test_a_story_closes_after_its_window(vectors: dict[str, ev.EventVector]) -> 
     assert ev.best_story(vectors[b], {"s": story})[0] == "s"
 
 
+def test_a_report_published_before_the_story_began_joins_within_the_idle_window(
+        vectors: dict[str, ev.EventVector]) -> None:
+    """Reports arrive out of publication order: one published before the story's first report is scored by the
+    hours between them either way, and taken up to IDLE_HOURS before it."""
+    a, b = PAIRS["same_event"][0]
+    story = ev.Story()
+    story.add(vectors[a])
+
+    def at(t: float) -> ev.EventVector:
+        return ev.EventVector(vectors[b].content, vectors[b].title, vectors[b].entities, t, vectors[b].rare)
+
+    before, after = at(story.first - 3 * 3600), at(story.first + 3 * 3600)
+    assert ev.signals(before, story).score == pytest.approx(ev.signals(after, story).score)
+    assert ev.best_story(before, {"s": story})[0] == "s"
+    too_early = at(story.first - ev.IDLE_HOURS * 3600 - 1)
+    assert not ev.open_for(too_early, story)
+    assert ev.best_story(too_early, {"s": story}) == (None, None)
+
+
 def test_drift_is_bounded_the_first_report_keeps_its_weight() -> None:
     first = ev.EventVector({1: 1.0}, {}, {}, 0.0)
     story = ev.Story()

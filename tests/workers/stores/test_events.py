@@ -24,12 +24,27 @@ DOCS, PAIRS = event_fixtures()
 CLF = Classifier(load_gazetteer(default_gazetteer_paths()))
 
 
-def file(store: RedisStoryStore, k: str, now: float | None = None):  # type: ignore[no-untyped-def]
+def file(store: RedisStoryStore, k: str, now: float | None = None,  # type: ignore[no-untyped-def]
+         published: float | None = None):
     d = DOCS[k]
     art = corpus_article(d)
-    t = parsedate_to_datetime(d["time"]).timestamp()
+    t = parsedate_to_datetime(d["time"]).timestamp() if published is None else published
     return store.assign(k, d["src"], text_fingerprint(art.document), sketch(art.document), now or t,
                         ev.event_terms(art, CLF.classify(art)), t)
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS["same_event"])
+def test_a_report_published_earlier_but_arriving_later_joins_across_a_bucket_boundary(
+        redis_client: redis.Redis, a: str, b: str) -> None:
+    """Outlets are polled at their own pace: the report published later is often filed first. Published a
+    minute either side of a boundary of the index's buckets, the earlier one must still find the story."""
+    store = RedisStoryStore(redis_client)
+    boundary = (parsedate_to_datetime(DOCS[a]["time"]).timestamp() // events.BUCKET_S + 1) * events.BUCKET_S
+    now = boundary + 600
+    one = file(store, a, now=now, published=boundary + 60)
+    two = file(store, b, now=now + 1, published=boundary - 60)
+    assert one.outcome == "new" and two.outcome in ("joined_event", "near_duplicate"), two
+    assert two.story_id == one.story_id
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS["same_event"])
@@ -54,10 +69,15 @@ def test_a_look_alike_event_starts_its_own_story(redis_client: redis.Redis, a: s
     assert two.outcome == "new" and two.story_id != one.story_id
 
 
-def test_the_lua_decides_as_the_pure_rule_on_every_fixture_article(redis_client: redis.Redis) -> None:
+@pytest.mark.parametrize("arrival", ["publication order", "reverse order"])
+def test_the_lua_decides_as_the_pure_rule_on_every_fixture_article(redis_client: redis.Redis, arrival: str) -> None:
     store = RedisStoryStore(redis_client)
     order = sorted(DOCS, key=lambda k: (parsedate_to_datetime(DOCS[k]["time"]).timestamp(), k))
-    got = {k: file(store, k).story_id for k in order}
+    # in reverse, every article arrives after all of them were published (as a slow feed's backlog does)
+    latest = parsedate_to_datetime(DOCS[order[-1]]["time"]).timestamp() if arrival == "reverse order" else None
+    if latest is not None:
+        order.reverse()
+    got = {k: file(store, k, now=latest).story_id for k in order}
     # the twin: near-duplicate rule against every earlier article, then the event rule over the open stories
     base, n = dfmod.base()
     seen = 0
