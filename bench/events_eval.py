@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -163,9 +164,19 @@ def bcubed(pred: dict[str, str], gold: dict[str, str]) -> tuple[float, float, fl
     return p, r, 2 * p * r / (p + r) if p + r else 0.0
 
 
-def cluster_day(c: Corpus, docnos: list[str]) -> dict[str, str]:
-    """The online clusterer over one day in publication order (the pure twin of the Redis store)."""
+def arrival_order(c: Corpus, docnos: list[str], shuffled: bool) -> list[str]:
+    """Publication order, or (shuffled) a seeded random order: outlets polled at their own pace deliver a day's
+    reports out of publication order, and the clusterer must not depend on it."""
     order = sorted(docnos, key=lambda k: (c.vec[k].t, k))
+    if shuffled:
+        random.Random(",".join(order)).shuffle(order)
+    return order
+
+
+def cluster_day(c: Corpus, docnos: list[str], shuffled: bool = False) -> dict[str, str]:
+    """The online clusterer over one day, in publication or shuffled arrival order (the pure twin of the Redis
+    store)."""
+    order = arrival_order(c, docnos, shuffled)
     story_of: dict[str, str] = {}
     stories: dict[str, ev.Story] = {}
     for k in order:
@@ -181,8 +192,9 @@ def cluster_day(c: Corpus, docnos: list[str]) -> dict[str, str]:
 
 
 def days_report(c: Corpus, days: dict[str, dict[str, dict[str, str]]],
-                clusterer: Callable[..., dict[str, str]]) -> None:
-    print("whole days (held-out period), B-cubed of the online clusterer in publication order:")
+                clusterer: Callable[..., dict[str, str]], shuffled: bool = False) -> None:
+    print("whole days (held-out period), B-cubed of the online clusterer in "
+          f"{'a shuffled arrival' if shuffled else 'publication'} order:")
     f1s = []
     for day, readers in sorted(days.items()):
         if set(readers) != {"a", "b"}:
@@ -197,7 +209,7 @@ def days_report(c: Corpus, days: dict[str, dict[str, dict[str, str]]],
             for k, g in part.items():
                 out[k] = frozenset(groups[g])
         agreed = {k for k in a if members_a[k] == members_b[k]}
-        pred = clusterer(c, list(a))
+        pred = clusterer(c, list(a), shuffled)
         gold = {k: min(members_a[k]) for k in agreed}
         # a set-aside article is neither scored nor counted in anyone's cluster
         pred_agreed = {k: pred[k] for k in agreed}
@@ -216,6 +228,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--redis", action="store_true")
+    ap.add_argument("--shuffled", action="store_true",
+                    help="days: the articles arrive in a seeded random order, not in publication order")
     ap.add_argument("--tune-only", action="store_true",
                     help="while choosing parameters: show the tuning part only (and its errors)")
     args = ap.parse_args()
@@ -241,9 +255,9 @@ def main() -> None:
     if days and not args.tune_only:
         if args.redis:
             from bench.events_redis import cluster_day_redis
-            days_report(c, days, cluster_day_redis)
+            days_report(c, days, cluster_day_redis, args.shuffled)
         else:
-            days_report(c, days, cluster_day)
+            days_report(c, days, cluster_day, args.shuffled)
 
 
 if __name__ == "__main__":

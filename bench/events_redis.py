@@ -33,16 +33,20 @@ def _client() -> redis.Redis:
     return c
 
 
-def cluster_day_redis(c: Any, docnos: list[str]) -> dict[str, str]:
+def cluster_day_redis(c: Any, docnos: list[str], shuffled: bool = False) -> dict[str, str]:
+    from bench.events_eval import arrival_order
+
     store = RedisStoryStore(_client())
     clf = Classifier(load_gazetteer(default_gazetteer_paths()))
     wanted = set(docnos)
     arts = {str(d["docno"]): corpus_article(d) for d in read_jsonl(CORPUS) if str(d["docno"]) in wanted}
     out = {}
-    for k in sorted(docnos, key=lambda k: (c.vec[k].t, k)):
+    latest = max(c.vec[k].t for k in docnos)
+    for k in arrival_order(c, docnos, shuffled):
         art = arts[k]
         t = c.vec[k].t
-        a = store.assign(k, c.src[k], text_fingerprint(art.document), c.sk[k], t,
+        # shuffled, an article may arrive after later ones were published: the clock is past them all
+        a = store.assign(k, c.src[k], text_fingerprint(art.document), c.sk[k], latest if shuffled else t,
                          event_terms(art, clf.classify(art)), t)
         out[k] = a.story_id
     return out
