@@ -1,8 +1,10 @@
 """The days of bench/events_eval.py through the real story store (Lua on an embedded Redis), in publication
-order, each article at its own time: what the workers would decide."""
+order (each article at its own time) or shuffled (the clock past them all): what the workers would decide."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +29,11 @@ _server: dict[str, Any] = {}
 
 def _client() -> redis.Redis:
     if "server" not in _server:
-        _server["server"] = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="marsad-events-"))).start()
+        folder = Path(tempfile.mkdtemp(prefix="marsad-events-"))
+        server = _server["server"] = EmbeddedRedis(folder).start()
+        # the server outlives nothing: stopped and its folder removed when the evaluation ends
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        atexit.register(server.stop)
     c = redis.Redis.from_url(_server["server"].url)
     c.flushdb()
     return c
